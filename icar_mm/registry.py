@@ -6,7 +6,7 @@ mmengine's roots), so ``mmpretrain::`` based configs compose them with
 Only the class-text sources are icar_mm's own.
 """
 from mmengine.registry import Registry
-from mmpretrain.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, HOOKS,
+from mmpretrain.registry import (DATA_SAMPLERS, DATASETS, EVALUATORS, HOOKS,
                                  LOOPS, METRICS, MODELS, TASK_UTILS,
                                  TRANSFORMS)
 
@@ -16,6 +16,6 @@ from mmpretrain.registry import (DATA_SAMPLERS, DATASETS, EVALUATOR, HOOKS,
 CLASS_TEXT_SOURCES = Registry('class text source')
 
 __all__ = [
-    'CLASS_TEXT_SOURCES', 'DATASETS', 'DATA_SAMPLERS', 'EVALUATOR', 'HOOKS',
+    'CLASS_TEXT_SOURCES', 'DATASETS', 'DATA_SAMPLERS', 'EVALUATORS', 'HOOKS',
     'LOOPS', 'METRICS', 'MODELS', 'TASK_UTILS', 'TRANSFORMS'
 ]

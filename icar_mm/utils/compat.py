@@ -145,6 +145,32 @@ def _restore_numpy_aliases() -> None:
                 pass
 
 
+def _import_mmpretrain_models_without_mmdet() -> None:
+    """Import ``mmpretrain.models`` without its optional mmdet import.
+
+    ``mmpretrain.models.utils.res_layer_extra_norm`` imports mmdet whenever it
+    is installed (to register ``ResLayerExtraNorm`` into mmdet's registry), so
+    the core would pull in all of mmdet (2-3 s, and a host the user may not
+    want). We hide mmdet during that one import; the registration it skips
+    only matters to mmdet configs of mmpretrain's self-supervised benchmarks.
+    """
+    if 'mmdet' in sys.modules or 'mmpretrain.models' in sys.modules:
+        importlib.import_module('mmpretrain.models')
+        return
+    blocked = ('mmdet', 'mmdet.models', 'mmdet.models.backbones')
+    saved = {name: sys.modules.get(name) for name in blocked}
+    try:
+        for name in blocked:
+            sys.modules[name] = None  # makes `import name` raise ImportError
+        importlib.import_module('mmpretrain.models')
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
 def apply_compat() -> None:
     """Apply the core fixes once; safe to call repeatedly.
 
@@ -156,6 +182,7 @@ def apply_compat() -> None:
     _restore_numpy_aliases()
     _register_torchvision_cpu_ops()
     _disable_multimodal('mmpretrain')
+    _import_mmpretrain_models_without_mmdet()
     from .checkpoint_safety import allow_trusted_checkpoint_globals
     allow_trusted_checkpoint_globals()
     _APPLIED = True

@@ -1,0 +1,237 @@
+"""The iCAR model: one backbone, classification and image-text alignment."""
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmpretrain.structures import DataSample
+
+from icar_mm.registry import MODELS
+from .heads.text_meta_cls_head import TextMetaClsHead
+from .text.class_text_bank import ClassTextBank, build_class_text_bank
+from .text.text_cosine_classifier import TextCosineClassifier
+
+Streams = Dict[str, Optional[torch.Tensor]]
+
+
+@MODELS.register_module()
+class ICAR(BaseModel):
+    """iCAR: image classification and image-text alignment, deeply fused.
+
+    One backbone (any mmpretrain backbone, unchanged) and neck give a feature
+    ``x``; a bias-free projection ``P_v`` maps it into the joint space. Each
+    training iteration consumes an image-label batch (``'cls'`` stream) and an
+    image-text batch (``'itc'`` stream); both go through the same backbone
+    and projection, and the same text encoder serves the classifier and the
+    contrastive loss. ``loss = L_cls + lambda * L_itc`` (``lambda`` is the
+    contrastive loss's ``loss_weight``).
+
+    The baselines of the paper are switches of this class:
+
+    ============================  =========================================
+    variant                       config
+    ============================  =========================================
+    linear classifier only        ``LinearClsHead``, ``cls_on_projection=False``
+    cosine classifier only        ``CosineClsHead``
+    image-text alignment (CLIP)   ``cls_head=None``, ``itc_loss``
+    shallow fusion                ``LinearClsHead`` (on ``x``) + ``itc_loss``
+    iCAR without descriptions     ``TextMetaClsHead``, ``use_descriptions=False``
+    iCAR                          ``TextMetaClsHead`` + ``itc_loss``
+    ============================  =========================================
+
+    Args:
+        backbone (dict): An mmpretrain backbone config.
+        neck (dict, optional): Neck config. Defaults to
+            ``GlobalAveragePooling``.
+        feat_channels (int): Channels of the neck output ``x``.
+        embed_dim (int): Joint embedding dimension. Defaults to 256.
+        text_encoder (dict, optional): :class:`TextEncoder` config; needed by
+            the text classifier, the contrastive loss and zero-shot.
+        cls_head (dict, optional): Classification head config.
+        itc_loss (dict, optional): :class:`ContrastiveLoss` config.
+        cls_on_projection (bool): Feed ``P_v(x)`` (True, cosine heads) or ``x``
+            (linear heads) to the classification head. Defaults to True.
+        vocabulary (dict, optional): :class:`ClassTextBank` config of the
+            classes :meth:`predict` scores (zero-shot); defaults to the
+            training classes of the head. See :meth:`set_vocabulary`.
+        data_preprocessor (dict, optional): Defaults to
+            ``TwoStreamDataPreprocessor``.
+        init_cfg (dict, optional): Initialization config.
+    """
+
+    def __init__(self,
+                 backbone: Dict,
+                 feat_channels: int,
+                 neck: Optional[Dict] = dict(type='GlobalAveragePooling'),
+                 embed_dim: int = 256,
+                 text_encoder: Optional[Dict] = None,
+                 cls_head: Optional[Dict] = None,
+                 itc_loss: Optional[Dict] = None,
+                 cls_on_projection: bool = True,
+                 vocabulary: Optional[Dict] = None,
+                 data_preprocessor: Optional[Dict] = None,
+                 init_cfg: Optional[Dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='TwoStreamDataPreprocessor')
+        if isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if cls_head is None and itc_loss is None:
+            raise ValueError('ICAR needs `cls_head`, `itc_loss` or both.')
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.visual_proj = nn.Linear(feat_channels, embed_dim, bias=False)
+        nn.init.normal_(self.visual_proj.weight, std=feat_channels**-0.5)
+        self.text_encoder = None
+        if text_encoder is not None:
+            text_encoder = dict(text_encoder, embed_dim=embed_dim)
+            text_encoder.setdefault('type', 'TextEncoder')
+            self.text_encoder = MODELS.build(text_encoder)
+        self.cls_head = MODELS.build(cls_head) if cls_head else None
+        self.itc_loss = MODELS.build(itc_loss) if itc_loss else None
+        self.cls_on_projection = cls_on_projection
+        needs_text = self.itc_loss is not None or isinstance(
+            self.cls_head, TextMetaClsHead)
+        if needs_text and self.text_encoder is None:
+            raise ValueError('The text classifier and the contrastive loss '
+                             'need `text_encoder`.')
+        self._clip_classifier = None
+        if not isinstance(self.cls_head,
+                          TextMetaClsHead) and self.text_encoder is not None:
+            # zero-shot scores of a model without text head: scale 100 (CLIP)
+            self._clip_classifier = TextCosineClassifier(tau=0.01)
+        self.vocabulary: Optional[ClassTextBank] = None
+        self.set_vocabulary(vocabulary)
+
+    @property
+    def zero_shot_classifier(self) -> Optional[TextCosineClassifier]:
+        """The text classifier that scores a vocabulary (None: no text)."""
+        if isinstance(self.cls_head, TextMetaClsHead):
+            return self.cls_head.classifier
+        return self._clip_classifier
+
+    def set_vocabulary(self,
+                       vocabulary: Union[ClassTextBank, Dict, None]) -> None:
+        """Choose the classes :meth:`predict` scores, without retraining.
+
+        Args:
+            vocabulary (ClassTextBank | dict | None): A bank or its config;
+                None returns to the training classes of the head.
+        """
+        vocabulary = build_class_text_bank(vocabulary)
+        if vocabulary is not None and self.zero_shot_classifier is None:
+            raise ValueError('A vocabulary needs a text encoder; this model '
+                             'has only a parametric classifier.')
+        self.vocabulary = vocabulary
+
+    def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Backbone + neck: ``(N, feat_channels)``."""
+        x = self.backbone(inputs)
+        if self.neck is not None:
+            x = self.neck(x)
+        return x[-1] if isinstance(x, (tuple, list)) else x
+
+    def embed_images(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Normalised image embeddings in the joint space, ``(N, D)``."""
+        return nn.functional.normalize(
+            self.visual_proj(self.extract_feat(inputs)), dim=-1)
+
+    def _features(self, inputs: Streams) -> Dict[str, torch.Tensor]:
+        """One backbone pass over both streams when their shapes allow."""
+        present = {k: v for k, v in inputs.items() if v is not None}
+        shapes = {tuple(v.shape[1:]) for v in present.values()}
+        if len(present) > 1 and len(shapes) == 1:
+            feats = self.extract_feat(torch.cat(list(present.values())))
+            sizes = [v.shape[0] for v in present.values()]
+            return dict(zip(present, feats.split(sizes)))
+        return {k: self.extract_feat(v) for k, v in present.items()}
+
+    def loss(self, inputs: Streams,
+             data_samples: Dict[str, List[DataSample]]
+             ) -> Dict[str, torch.Tensor]:
+        """Losses of one iteration.
+
+        Args:
+            inputs (dict): ``cls`` and/or ``itc`` image batches.
+            data_samples (dict): ``cls`` samples with ``gt_label``; ``itc``
+                samples with ``text`` (the caption).
+
+        Returns:
+            dict: ``loss_cls`` and/or ``loss_itc`` and logging values.
+        """
+        feats = self._features(inputs)
+        losses = {}
+        if 'cls' in feats:
+            if self.cls_head is None:
+                raise ValueError('Got an image-label batch but the model has '
+                                 'no cls_head; remove the cls stream.')
+            x = feats['cls']
+            if self.cls_on_projection:
+                x = self.visual_proj(x)
+            kwargs = dict(text_encoder=self.text_encoder) if isinstance(
+                self.cls_head, TextMetaClsHead) else {}
+            cls_losses = self.cls_head.loss((x, ), data_samples['cls'],
+                                            **kwargs)
+            losses.update({
+                k.replace('loss', 'loss_cls', 1): v
+                for k, v in cls_losses.items()
+            })
+        if 'itc' in feats:
+            if self.itc_loss is None:
+                raise ValueError('Got an image-text batch but the model has '
+                                 'no itc_loss; remove the itc stream.')
+            captions = [s.text for s in data_samples['itc']]
+            losses.update(
+                self.itc_loss(
+                    self.visual_proj(feats['itc']),
+                    self.text_encoder(captions, normalize=False)))
+        return losses
+
+    def predict(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None
+                ) -> List[DataSample]:
+        """Class scores over the vocabulary (or the head's classes).
+
+        Args:
+            inputs (Tensor): ``(N, C, H, W)`` images.
+            data_samples (list[DataSample], optional): Samples to fill.
+
+        Returns:
+            list[DataSample]: With ``pred_score`` and ``pred_label``.
+        """
+        x = self.extract_feat(inputs)
+        if self.vocabulary is None and self.cls_head is not None:
+            if isinstance(self.cls_head, TextMetaClsHead):
+                return self.cls_head.predict((self.visual_proj(x), ),
+                                             data_samples, self.text_encoder)
+            if self.cls_on_projection:
+                x = self.visual_proj(x)
+            return self.cls_head.predict((x, ), data_samples)
+        if self.vocabulary is None:
+            raise ValueError('A model without cls_head predicts over a '
+                             'vocabulary: set `vocabulary` in the config or '
+                             'call set_vocabulary().')
+        logits, _ = self.zero_shot_classifier(
+            self.visual_proj(x), self.text_encoder,
+            class_texts=self.vocabulary)
+        scores = logits.softmax(-1)
+        if data_samples is None:
+            data_samples = [DataSample() for _ in range(scores.shape[0])]
+        for sample, score in zip(data_samples, scores):
+            sample.set_pred_score(score).set_pred_label(score.argmax(0))
+        return data_samples
+
+    def forward(self,
+                inputs: Union[torch.Tensor, Streams],
+                data_samples=None,
+                mode: str = 'tensor'):
+        """``'loss'``, ``'predict'`` or ``'tensor'`` (image embeddings)."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.embed_images(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}".')

@@ -1,0 +1,3 @@
+from .contrastive_loss import ContrastiveLoss
+
+__all__ = ['ContrastiveLoss']

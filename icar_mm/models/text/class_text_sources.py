@@ -1,0 +1,139 @@
+"""Where class names and descriptions come from.
+
+Every source returns a list of ``dict(name=str, description=str,
+aliases=list[str])``, in class-index order.
+
+* ``imagenet-1k`` / ``imagenet-22k``: WordNet lemma names and glosses for
+  the ImageNet synsets, from the files that ``timm`` ships
+  (``timm/data/_info``), so no download is needed.
+* :func:`load_class_text_file`: a user file, JSON (a list of objects with
+  ``name``, ``description`` and optional ``aliases``; or an object mapping
+  name to description) or TSV (``name<TAB>description[<TAB>alias;alias]``,
+  an optional header line ``name	description	aliases``).
+"""
+import csv
+import json
+import os.path as osp
+import pkgutil
+from typing import Dict, List, Optional
+
+from icar_mm.registry import CLASS_TEXT_SOURCES
+
+ClassText = Dict[str, object]
+
+_TIMM_SYNSET_FILES = {
+    'imagenet-1k': 'imagenet_synsets.txt',
+    'imagenet-22k': 'imagenet22k_synsets.txt',
+}
+
+
+def _timm_info_file(name: str) -> List[str]:
+    data = pkgutil.get_data('timm.data', osp.join('_info', name))
+    if data is None:
+        raise FileNotFoundError(f'timm does not ship _info/{name}.')
+    return data.decode('utf-8').splitlines()
+
+
+def imagenet_class_texts(subset: str = 'imagenet-1k',
+                         synsets: Optional[List[str]] = None
+                         ) -> List[ClassText]:
+    """WordNet names and glosses of ImageNet classes.
+
+    Args:
+        subset (str): ``'imagenet-1k'`` (1,000 synsets) or ``'imagenet-22k'``
+            (21,841 synsets), in the standard sorted order.
+        synsets (list[str], optional): Explicit synset ids (``n01440764``)
+            instead of a whole subset, e.g. the class folders of a dataset.
+
+    Returns:
+        list[dict]: ``name`` (first lemma), ``description`` (the gloss),
+        ``aliases`` (other lemmas) and ``synset``.
+    """
+    if synsets is None:
+        if subset not in _TIMM_SYNSET_FILES:
+            raise KeyError(f'Unknown ImageNet subset {subset!r}; choose from '
+                           f'{sorted(_TIMM_SYNSET_FILES)}.')
+        synsets = _timm_info_file(_TIMM_SYNSET_FILES[subset])
+    lemmas = dict(
+        csv.reader(
+            _timm_info_file('imagenet_synset_to_lemma.txt'), delimiter='\t'))
+    glosses = dict(
+        csv.reader(
+            _timm_info_file('imagenet_synset_to_definition.txt'),
+            delimiter='\t'))
+    texts = []
+    for i, synset in enumerate(synsets):
+        if synset not in lemmas or not glosses.get(synset, '').strip():
+            raise KeyError(
+                f'Class {i} (synset {synset!r}) has no WordNet lemma or gloss '
+                "in timm's imagenet_synset_to_*.txt; give its description in "
+                'a class-text file (ClassTextBank(file=...)).')
+        names = [n.strip() for n in lemmas[synset].split(',') if n.strip()]
+        texts.append(
+            dict(
+                name=names[0],
+                description=glosses[synset].strip(),
+                aliases=names[1:],
+                synset=synset))
+    return texts
+
+
+CLASS_TEXT_SOURCES.register_module(
+    name='imagenet-1k', module=lambda **kw: imagenet_class_texts(
+        'imagenet-1k', **kw))
+CLASS_TEXT_SOURCES.register_module(
+    name='imagenet-22k', module=lambda **kw: imagenet_class_texts(
+        'imagenet-22k', **kw))
+
+
+def _entry(obj: dict, where: str) -> ClassText:
+    if not isinstance(obj, dict) or not str(obj.get('name', '')).strip():
+        raise ValueError(f'{where}: each class needs a non-empty "name"; '
+                         f'got {obj!r}.')
+    aliases = obj.get('aliases') or []
+    if isinstance(aliases, str):
+        aliases = [a.strip() for a in aliases.split(';') if a.strip()]
+    return dict(
+        obj,
+        name=str(obj['name']).strip(),
+        description=str(obj.get('description') or '').strip(),
+        aliases=list(aliases))
+
+
+def load_class_text_file(path: str) -> List[ClassText]:
+    """Read a JSON or TSV class-text file.
+
+    Args:
+        path (str): ``.json`` or ``.tsv``/``.txt`` file.
+
+    Returns:
+        list[dict]: One entry per class, in file order.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Class-text file {path!r} does not exist.')
+    if path.endswith('.json'):
+        with open(path, encoding='utf-8') as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise ValueError(f'{path}: not valid JSON ({e}).') from e
+        if isinstance(data, dict):
+            data = [dict(name=k, description=v) for k, v in data.items()]
+        return [_entry(obj, f'{path} entry {i}') for i, obj in enumerate(data)]
+    texts = []
+    with open(path, encoding='utf-8', newline='') as f:
+        for line_no, row in enumerate(csv.reader(f, delimiter='\t'), 1):
+            if not row or not ''.join(row).strip():
+                continue
+            if line_no == 1 and [c.strip().lower() for c in row[:2]] == [
+                    'name', 'description'
+            ]:
+                continue
+            texts.append(
+                _entry(
+                    dict(
+                        name=row[0],
+                        description=row[1] if len(row) > 1 else '',
+                        aliases=row[2] if len(row) > 2 else ''),
+                    f'{path} line {line_no}'))
+    return texts
