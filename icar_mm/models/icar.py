@@ -209,13 +209,29 @@ class ICAR(BaseModel):
             if self.cls_on_projection:
                 x = self.visual_proj(x)
             return self.cls_head.predict((x, ), data_samples)
-        if self.vocabulary is None:
-            raise ValueError('A model without cls_head predicts over a '
-                             'vocabulary: set `vocabulary` in the config or '
-                             'call set_vocabulary().')
+        return self.classify(self.visual_proj(x), data_samples,
+                             self.vocabulary)
+
+    def classify(self,
+                 embeds: torch.Tensor,
+                 data_samples: Optional[List[DataSample]],
+                 vocabulary: Optional[ClassTextBank]) -> List[DataSample]:
+        """Zero-shot scores of image embeddings against a vocabulary.
+
+        Args:
+            embeds (Tensor): ``(N, D)`` projected image features.
+            data_samples (list[DataSample], optional): Samples to fill.
+            vocabulary (ClassTextBank): The classes.
+
+        Returns:
+            list[DataSample]: With ``pred_score`` and ``pred_label``.
+        """
+        if vocabulary is None or self.zero_shot_classifier is None:
+            raise ValueError('Zero-shot prediction needs a text encoder and '
+                             'a vocabulary: set `vocabulary` in the config '
+                             'or call set_vocabulary().')
         logits, _ = self.zero_shot_classifier(
-            self.visual_proj(x), self.text_encoder,
-            class_texts=self.vocabulary)
+            embeds, self.text_encoder, class_texts=vocabulary)
         scores = logits.softmax(-1)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(scores.shape[0])]

@@ -55,14 +55,12 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
             'classes') if loader is not None else None
         if bank is None or classes is None:
             return
-        if list(classes) != bank.names:
-            diff = [(i, a, b)
-                    for i, (a, b) in enumerate(zip(classes, bank.names))
-                    if a != b][:5]
+        diff = bank.mismatches(list(classes))
+        if diff:
             raise ValueError(
                 'The classes of the image-label dataset '
                 f'({len(classes)}) differ from the text classifier\'s class '
-                f'texts ({len(bank)}, {bank.origin}); first differences '
-                f'(index, dataset, class texts): {diff}. Point '
-                'model.cls_head.classifier.class_texts at the dataset\'s '
-                'class list.')
+                f'texts ({len(bank)}, {bank.origin}); {len(diff)} '
+                'mismatches, first ones (index, dataset, class texts): '
+                f'{diff[:5]}. Point model.cls_head.classifier.class_texts at '
+                'the dataset\'s class list.')

@@ -138,6 +138,34 @@ class ClassTextBank:
             if self.use_descriptions else cls['name'])
         return text.lower() if self.lowercase else text
 
+    def mismatches(self, classes: Sequence[str]) -> List[tuple]:
+        """Where a dataset's class list disagrees with this bank.
+
+        A dataset class matches the bank's class at the same index when it
+        equals (case-insensitively) its name, an alias or its synset id.
+
+        Args:
+            classes (Sequence[str]): The dataset's classes, in label order.
+
+        Returns:
+            list[tuple]: ``(index, dataset class, bank class name)`` for each
+            disagreement; a length difference is reported at the end.
+        """
+        bad = []
+        for i, (name, entry) in enumerate(zip(classes, self.classes)):
+            keys = {
+                str(k).lower()
+                for k in [entry['name'], *entry['aliases'],
+                          entry.get('synset')] if k
+            }
+            if str(name).lower() not in keys:
+                bad.append((i, name, entry['name']))
+        if len(classes) != len(self.classes):
+            bad.append((min(len(classes), len(self.classes)),
+                        f'{len(classes)} classes',
+                        f'{len(self.classes)} classes'))
+        return bad
+
     def __len__(self) -> int:
         return len(self.classes)
 

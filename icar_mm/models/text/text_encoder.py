@@ -67,8 +67,11 @@ class TextEncoder(BaseModule):
             in backward to save memory. Defaults to False.
         frozen (bool): Freeze the transformer (the projection still trains).
             Defaults to False.
-        freeze_embeddings (bool): Freeze only the token embeddings.
+        freeze_embeddings (bool): Freeze the token embeddings.
             Defaults to False.
+        frozen_layers (int): Freeze the embeddings and this many bottom
+            transformer layers (partial fine-tuning: their backward pass is
+            skipped). Defaults to 0.
         fallback (dict, optional): Keyword arguments of a replacement
             ``TextEncoder`` built (with a warning) when ``pretrained`` names a
             package that is not installed.
@@ -84,6 +87,7 @@ class TextEncoder(BaseModule):
                  gradient_checkpointing: bool = False,
                  frozen: bool = False,
                  freeze_embeddings: bool = False,
+                 frozen_layers: int = 0,
                  fallback: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -113,8 +117,17 @@ class TextEncoder(BaseModule):
                 gradient_checkpointing_kwargs={'use_reentrant': False})
         if frozen:
             self.model.requires_grad_(False)
-        elif freeze_embeddings:
+        elif freeze_embeddings or frozen_layers:
             self.model.get_input_embeddings().requires_grad_(False)
+        if frozen_layers and not frozen:
+            layers = self._transformer_layers()
+            if frozen_layers > len(layers):
+                raise ValueError(f'frozen_layers={frozen_layers} but the '
+                                 f'text model has {len(layers)} layers.')
+            if hasattr(self.model, 'embeddings'):
+                self.model.embeddings.requires_grad_(False)
+            for layer in layers[:frozen_layers]:
+                layer.requires_grad_(False)
 
     @staticmethod
     def _build_model(pretrained: Optional[str],
@@ -153,6 +166,18 @@ class TextEncoder(BaseModule):
         from transformers import AutoTokenizer
         return AutoTokenizer.from_pretrained(
             osp.expanduser(resolve_pretrained(tokenizer)))
+
+    def _transformer_layers(self) -> nn.ModuleList:
+        """The stack of transformer layers (the longest ``ModuleList``)."""
+        n = getattr(self.model.config, 'num_hidden_layers', None)
+        lists = [
+            m for m in self.model.modules()
+            if isinstance(m, nn.ModuleList) and (n is None or len(m) == n)
+        ]
+        if not lists:
+            raise ValueError('Cannot find the transformer layers of '
+                             f'{type(self.model).__name__} to freeze.')
+        return max(lists, key=len)
 
     @property
     def device(self) -> torch.device:
