@@ -166,14 +166,26 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         collate_fn=dict(type='default_collate'),
     )
 
+    def with_defaults(loader_cfg):
+        dataloader_cfg = deepcopy(default_dataloader_cfg)
+        dataloader_cfg.update(loader_cfg)
+        if args.no_pin_memory:
+            dataloader_cfg['pin_memory'] = False
+        return dataloader_cfg
+
     def set_default_dataloader_cfg(cfg, field):
         if cfg.get(field, None) is None:
             return
-        dataloader_cfg = deepcopy(default_dataloader_cfg)
-        dataloader_cfg.update(cfg[field])
-        cfg[field] = dataloader_cfg
-        if args.no_pin_memory:
-            cfg[field]['pin_memory'] = False
+        loader_cfg = cfg[field]
+        values = [v for v in loader_cfg.values() if v is not None]
+        if 'dataset' not in loader_cfg and values and all(
+                isinstance(v, dict) and 'dataset' in v for v in values):
+            # a dict of named dataloader configs
+            for name, sub_cfg in loader_cfg.items():
+                if sub_cfg is not None:
+                    loader_cfg[name] = with_defaults(sub_cfg)
+        else:
+            cfg[field] = with_defaults(loader_cfg)
 
     set_default_dataloader_cfg(cfg, 'test_dataloader')
 

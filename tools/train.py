@@ -188,6 +188,25 @@ def setup_amp(cfg: Config, requested: bool) -> None:
     optim_wrapper.pop('use_fsdp', None)
 
 
+def is_dataloader_group(loader_cfg) -> bool:
+    """Whether a dataloader config is a dict of named dataloader configs.
+
+    For example ``dict(cls=dict(dataset=...), itc=dict(dataset=...))`` of
+    icar_mm's two-stream train loop, as opposed to ``dict(dataset=...)``.
+
+    Args:
+        loader_cfg: The value of ``cfg.train_dataloader`` (or val/test).
+
+    Returns:
+        bool: True for a group of dataloader configs.
+    """
+    if not isinstance(loader_cfg, dict) or 'dataset' in loader_cfg:
+        return False
+    values = [v for v in loader_cfg.values() if v is not None]
+    return bool(values) and all(
+        isinstance(v, dict) and 'dataset' in v for v in values)
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge CLI arguments to config.
 
@@ -242,19 +261,29 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if digit_version(TORCH_VERSION) < digit_version('1.8.0'):
         default_dataloader_cfg.persistent_workers = False
 
+    def with_defaults(loader_cfg):
+        dataloader_cfg = deepcopy(default_dataloader_cfg)
+        if loader_cfg.get('num_workers', 0) == 0:
+            # torch: "persistent_workers option needs num_workers > 0"
+            dataloader_cfg.persistent_workers = False
+        dataloader_cfg.update(loader_cfg)
+        if args.no_pin_memory:
+            dataloader_cfg['pin_memory'] = False
+        if args.no_persistent_workers:
+            dataloader_cfg['persistent_workers'] = False
+        return dataloader_cfg
+
     def set_default_dataloader_cfg(cfg, field):
         if cfg.get(field, None) is None:
             return
-        dataloader_cfg = deepcopy(default_dataloader_cfg)
-        if cfg[field].get('num_workers', 0) == 0:
-            # torch: "persistent_workers option needs num_workers > 0"
-            dataloader_cfg.persistent_workers = False
-        dataloader_cfg.update(cfg[field])
-        cfg[field] = dataloader_cfg
-        if args.no_pin_memory:
-            cfg[field]['pin_memory'] = False
-        if args.no_persistent_workers:
-            cfg[field]['persistent_workers'] = False
+        if is_dataloader_group(cfg[field]):
+            # several named dataloaders, e.g. the two-stream loop's
+            # dict(cls=<dataloader cfg>, itc=<dataloader cfg>)
+            for name, sub_cfg in cfg[field].items():
+                if sub_cfg is not None:
+                    cfg[field][name] = with_defaults(sub_cfg)
+        else:
+            cfg[field] = with_defaults(cfg[field])
 
     set_default_dataloader_cfg(cfg, 'train_dataloader')
     set_default_dataloader_cfg(cfg, 'val_dataloader')

@@ -129,6 +129,16 @@ def test_train_merge_args() -> None:
     assert cfg.work_dir == osp.join('./work_dirs', 'cfg')
     assert cfg.val_dataloader.persistent_workers is True
 
+    # a group of named dataloaders (icar_mm's two-stream train loop)
+    group = dict(base, train_dataloader=dict(
+        cls=dict(batch_size=2, num_workers=1, dataset=dict(type='A')),
+        itc=dict(batch_size=2, num_workers=0, dataset=dict(type='B'))))
+    cfg = _merge(train, ['cfg.py', '--no-pin-memory'], group)
+    assert set(cfg.train_dataloader) == {'cls', 'itc'}
+    assert cfg.train_dataloader.cls.persistent_workers is True
+    assert cfg.train_dataloader.itc.persistent_workers is False
+    assert cfg.train_dataloader.cls.pin_memory is False
+
     cfg = _merge(train, ['cfg.py', '--amp'], base)
     if train.has_amp_device():
         assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
