@@ -31,13 +31,18 @@ class _AllGatherWithGrad(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> Tuple[torch.Tensor]:
         # Every rank's loss may depend on our rows: sum their gradients.
-        grad = grad.contiguous()
         start = sum(ctx.sizes[:ctx.rank])
         if dist.get_backend() == dist.Backend.NCCL and len(set(
                 ctx.sizes)) == 1:
+            grad = grad.contiguous()
             out = grad.new_empty((ctx.sizes[ctx.rank], *grad.shape[1:]))
             dist.reduce_scatter_tensor(out, grad)
             return out
+        # Reduce a copy: the incoming gradient may be the very tensor that
+        # autograd also hands to another branch of the graph (e.g. the other
+        # input of an addition); reducing it in place would corrupt that
+        # branch's gradient.
+        grad = grad.clone(memory_format=torch.contiguous_format)
         dist.all_reduce(grad)
         return grad[start:start + ctx.sizes[ctx.rank]]
 

@@ -1,0 +1,113 @@
+"""ContrastiveLoss in one process: OpenCLIP's ClipLoss and the formula.
+
+The cross-rank behaviour is tested in ``test_distributed.py``.
+"""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import icar_mm  # noqa: F401  (stack fixes before open_clip)
+from icar_mm.models.losses.contrastive_loss import ContrastiveLoss
+from icar_mm.models.utils.distributed import (all_gather_no_grad,
+                                              all_gather_with_grad,
+                                              rank_offset, rank_slice)
+from icar_mm.registry import MODELS
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _single_thread():
+    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _features(n=6, dim=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, dim, generator=g).requires_grad_(),
+            torch.randn(n, dim, generator=g).requires_grad_())
+
+
+@pytest.mark.parametrize('init_temperature', [0.07, 0.5])
+def test_matches_openclip_clip_loss(init_temperature):
+    from open_clip.loss import ClipLoss
+    x, t = _features()
+    crit = ContrastiveLoss(init_temperature=init_temperature)
+    out = crit(x, t)
+    out['loss_itc'].backward()
+
+    # OpenCLIP: normalised features and logit_scale = exp(learned log scale)
+    x2 = x.detach().clone().requires_grad_()
+    t2 = t.detach().clone().requires_grad_()
+    log_scale = nn.Parameter(torch.tensor(math.log(1 / init_temperature)))
+    ref = ClipLoss()(
+        F.normalize(x2, dim=-1), F.normalize(t2, dim=-1), log_scale.exp())
+    ref.backward()
+
+    torch.testing.assert_close(out['loss_itc'], ref)
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(t.grad, t2.grad)
+    torch.testing.assert_close(crit.log_scale.grad, log_scale.grad)
+    assert crit.log_scale.grad.abs() > 0
+    torch.testing.assert_close(out['itc_scale'],
+                               torch.tensor(1 / init_temperature))
+    assert not out['itc_scale'].requires_grad
+
+
+def test_matches_formula_on_unnormalised_inputs():
+    x, t = _features(n=5, dim=4, seed=1)
+    x_scaled = (x * torch.arange(1., 6.)[:, None]).detach()  # norms vary
+    loss = ContrastiveLoss()(x_scaled, t)['loss_itc']
+    f, g = F.normalize(x_scaled, dim=-1), F.normalize(t, dim=-1)
+    logits = f @ g.t() / 0.07
+    target = torch.arange(5)
+    expected = (F.cross_entropy(logits, target) +
+                F.cross_entropy(logits.t(), target)) / 2
+    torch.testing.assert_close(loss, expected)
+
+
+def test_perfect_alignment_gives_low_loss():
+    x, _ = _features(n=4, dim=16)
+    aligned = ContrastiveLoss()(x, x.detach())['loss_itc']
+    shuffled = ContrastiveLoss()(x, x.detach().roll(1, 0))['loss_itc']
+    assert aligned < 0.1 < math.log(4) < shuffled
+
+
+def test_scale_is_clamped_and_then_gets_no_gradient():
+    from open_clip.loss import ClipLoss
+    x, t = _features()
+    crit = ContrastiveLoss(init_temperature=0.001, max_scale=100.)
+    out = crit(x, t)
+    out['loss_itc'].backward()
+    assert out['itc_scale'].item() == pytest.approx(100.)
+    ref = ClipLoss()(
+        F.normalize(x, dim=-1), F.normalize(t, dim=-1), torch.tensor(100.))
+    torch.testing.assert_close(out['loss_itc'], ref)
+    assert crit.log_scale.grad.item() == 0
+
+
+def test_fixed_scale_and_loss_weight():
+    x, t = _features()
+    crit = ContrastiveLoss(learnable=False, loss_weight=0.25)
+    assert 'log_scale' not in dict(crit.named_parameters())
+    assert 'log_scale' in crit.state_dict()
+    base = ContrastiveLoss()(x, t)['loss_itc']
+    torch.testing.assert_close(crit(x, t)['loss_itc'], 0.25 * base)
+
+
+def test_built_from_registry():
+    crit = MODELS.build(dict(type='ContrastiveLoss', init_temperature=0.1))
+    assert isinstance(crit, ContrastiveLoss)
+    assert crit.scale.item() == pytest.approx(10.)
+
+
+def test_distributed_helpers_are_identity_without_process_group():
+    x = torch.randn(3, 2, requires_grad=True)
+    assert all_gather_with_grad(x) is x
+    assert torch.equal(all_gather_no_grad(x), x)
+    assert rank_offset(3, x.device) == 0
+    assert rank_slice(7) == slice(0, 7)

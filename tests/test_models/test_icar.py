@@ -1,0 +1,221 @@
+"""The ICAR model: both losses train the shared text encoder (A2)."""
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+from mmpretrain.structures import DataSample
+
+import icar_mm  # noqa: F401
+from icar_mm.models import ICAR
+from icar_mm.models.heads import TextMetaClsHead
+from icar_mm.registry import MODELS
+
+EMBED = 16
+TINY_TEXT = dict(
+    model_type='bert',
+    hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=64,
+    vocab_size=300,
+    max_position_embeddings=128,
+    hidden_dropout_prob=0.,
+    attention_probs_dropout_prob=0.)
+BACKBONE = dict(
+    type='ResNet', depth=18, stem_channels=8, base_channels=8)  # 64 out
+CLASSES = ['red circle', 'blue square', 'green triangle']
+TEMPLATES = ['a photo of a {}.', 'a drawing of a {}.']
+CAPTIONS = ['a big red circle', 'a small blue square', 'green triangle',
+            'two circles']
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _single_thread():
+    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _bank(classes=CLASSES):
+    return dict(
+        classes=classes, templates=TEMPLATES, use_descriptions=False)
+
+
+def _icar(**kwargs):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='ICAR',
+        backbone=BACKBONE,
+        feat_channels=64,
+        embed_dim=EMBED,
+        text_encoder=dict(config=TINY_TEXT, tokenizer='byte'),
+        cls_head=dict(
+            type='TextMetaClsHead', classifier=dict(class_texts=_bank())),
+        itc_loss=dict(type='ContrastiveLoss'))
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def _images(n, seed=0):
+    return torch.randn(
+        n, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
+
+
+def _cls_samples(labels):
+    return [DataSample().set_gt_label(label) for label in labels]
+
+
+def _itc_samples(captions=CAPTIONS):
+    samples = []
+    for caption in captions:
+        sample = DataSample()
+        sample.text = caption
+        samples.append(sample)
+    return samples
+
+
+def _text_params(model):
+    layer = model.text_encoder.model.encoder.layer[0]
+    return dict(
+        query=layer.attention.self.query.weight,
+        ffn=layer.output.dense.weight,
+        word_embeddings=model.text_encoder.model.embeddings.word_embeddings.
+        weight,
+        text_proj=model.text_encoder.proj.weight)
+
+
+def _nonzero_grad(p):
+    return p.grad is not None and p.grad.abs().sum() > 0
+
+
+def test_each_loss_trains_the_shared_text_encoder():
+    model = _icar().train()
+    assert isinstance(model.cls_head, TextMetaClsHead)
+    text = _text_params(model)
+
+    losses = model.loss(
+        dict(cls=_images(4)), dict(cls=_cls_samples([0, 1, 2, 1])))
+    assert set(losses) == {'loss_cls'}
+    losses['loss_cls'].backward()
+    for name, p in text.items():
+        assert _nonzero_grad(p), f'L_cls sent no gradient to {name}'
+    assert _nonzero_grad(model.visual_proj.weight)
+    assert _nonzero_grad(model.backbone.conv1.weight)
+    assert model.itc_loss.log_scale.grad is None
+
+    model.zero_grad(set_to_none=True)
+    assert all(p.grad is None for p in text.values())
+    losses = model.loss(dict(itc=_images(4, 1)), dict(itc=_itc_samples()))
+    assert set(losses) == {'loss_itc', 'itc_scale'}
+    losses['loss_itc'].backward()
+    for name, p in text.items():
+        assert _nonzero_grad(p), f'L_itc sent no gradient to {name}'
+    assert _nonzero_grad(model.visual_proj.weight)
+    assert _nonzero_grad(model.backbone.conv1.weight)
+    assert _nonzero_grad(model.itc_loss.log_scale)
+
+
+def test_two_streams_share_one_backbone_pass():
+    model = _icar().train()
+    model.backbone.eval()  # BN statistics would mix the two streams
+    inputs = dict(cls=_images(3), itc=_images(4, 1))
+    samples = dict(cls=_cls_samples([2, 0, 1]), itc=_itc_samples())
+    step = int(model.cls_head.classifier.step)
+    both = model.loss(inputs, samples)
+    # the same template draw for the separate cls pass
+    model.cls_head.classifier.step.fill_(step)
+    cls_only = model.loss(dict(cls=inputs['cls']), dict(cls=samples['cls']))
+    itc_only = model.loss(dict(itc=inputs['itc']), dict(itc=samples['itc']))
+    assert set(both) == {'loss_cls', 'loss_itc', 'itc_scale'}
+    torch.testing.assert_close(both['loss_cls'], cls_only['loss_cls'],
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(both['loss_itc'], itc_only['loss_itc'],
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_train_step_updates_text_encoder_through_preprocessor():
+    model = _icar()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    uint8 = (torch.rand(4, 3, 32, 32) * 255).to(torch.uint8)
+    data = dict(
+        cls=dict(inputs=list(uint8[:3]), data_samples=_cls_samples([0, 1,
+                                                                    2])),
+        itc=dict(inputs=list(uint8), data_samples=_itc_samples()))
+    before = {k: v.detach().clone() for k, v in _text_params(model).items()}
+    log = model.train_step(data, optim)
+    assert {'loss', 'loss_cls', 'loss_itc'} <= set(log)
+    for name, p in _text_params(model).items():
+        assert not torch.equal(p.detach(), before[name]), name
+    assert int(model.cls_head.classifier.step) == 1
+
+
+def test_predict_training_classes_and_vocabulary():
+    model = _icar().eval()
+    images = _images(2)
+    with torch.no_grad():
+        out = model.predict(images)
+        assert out[0].pred_score.shape == (len(CLASSES), )
+        torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
+        weights = model.cls_head.classifier.ensemble_class_embeddings(
+            model.text_encoder)
+        logits = model.embed_images(images) @ weights.t() / 0.05
+        torch.testing.assert_close(
+            torch.stack([s.pred_score for s in out]), logits.softmax(-1),
+            atol=1e-5, rtol=1e-4)
+        # swap the vocabulary without retraining, then swap back
+        model.set_vocabulary(_bank(['zebra', 'lamp', 'kite', 'boat']))
+        out = model(images, mode='predict')
+        assert out[0].pred_score.shape == (4, )
+        model.set_vocabulary(None)
+        assert model.predict(images)[0].pred_score.shape == (3, )
+        assert model(images).shape == (2, EMBED)  # 'tensor' mode
+
+
+@pytest.mark.parametrize('variant', ['linear', 'cosine', 'clip'])
+def test_baseline_variants(variant):
+    if variant == 'linear':
+        model = _icar(
+            cls_head=dict(
+                type='LinearClsHead', num_classes=3, in_channels=64),
+            itc_loss=None,
+            text_encoder=None,
+            cls_on_projection=False)
+    elif variant == 'cosine':
+        model = _icar(
+            cls_head=dict(
+                type='CosineClsHead', num_classes=3, in_channels=EMBED),
+            itc_loss=None,
+            text_encoder=None)
+    else:
+        model = _icar(cls_head=None, vocabulary=_bank())
+    model.train()
+    if variant == 'clip':
+        losses = model.loss(dict(itc=_images(4)), dict(itc=_itc_samples()))
+        assert 'loss_itc' in losses
+        with pytest.raises(ValueError, match='no cls_head'):
+            model.loss(dict(cls=_images(2)), dict(cls=_cls_samples([0, 1])))
+    else:
+        losses = model.loss(
+            dict(cls=_images(2)), dict(cls=_cls_samples([0, 1])))
+        assert 'loss_cls' in losses
+        with pytest.raises(ValueError, match='no itc_loss'):
+            model.loss(dict(itc=_images(4)), dict(itc=_itc_samples()))
+        with pytest.raises(ValueError, match='text encoder'):
+            model.set_vocabulary(_bank())
+    model.eval()
+    with torch.no_grad():
+        assert model.predict(_images(2))[0].pred_score.shape == (3, )
+
+
+def test_bad_configs():
+    with pytest.raises(ValueError, match='cls_head`, `itc_loss` or both'):
+        _icar(cls_head=None, itc_loss=None)
+    with pytest.raises(ValueError, match='need `text_encoder`'):
+        _icar(text_encoder=None)
+    model = _icar(cls_head=None).eval()
+    with pytest.raises(ValueError, match='vocabulary'):
+        model.predict(_images(1))
+    with pytest.raises(RuntimeError, match='Invalid mode'):
+        model(_images(1), mode='nope')
+    assert isinstance(model, ICAR)
