@@ -201,8 +201,12 @@ class ICAR(BaseModel):
         Returns:
             list[DataSample]: With ``pred_score`` and ``pred_label``.
         """
+        if self.vocabulary is None and self.cls_head is None:
+            raise ValueError('A model without cls_head predicts over a '
+                             'vocabulary: set `vocabulary` in the config or '
+                             'call set_vocabulary().')
         x = self.extract_feat(inputs)
-        if self.vocabulary is None and self.cls_head is not None:
+        if self.vocabulary is None:
             if isinstance(self.cls_head, TextMetaClsHead):
                 return self.cls_head.predict((self.visual_proj(x), ),
                                              data_samples, self.text_encoder)

@@ -185,14 +185,6 @@ def test_bad_arguments():
         ClassTextBank(classes=[])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason='BUG: ClassTextBank._load builds the unknown-source message with '
-    'CLASS_TEXT_SOURCES.keys(), which mmengine\'s Registry lacks '
-    '(AttributeError), and prints the source dict after popping its type. '
-    'Fix: name = source.pop("type"); raise KeyError(f"Unknown class-text '
-    'source {name!r}; known: {sorted(CLASS_TEXT_SOURCES.module_dict)}.")')
 def test_unknown_source_is_a_clear_error():
     with pytest.raises(KeyError) as e:
         ClassTextBank(source=dict(type='no-such-source'))

@@ -390,14 +390,6 @@ def test_sharded_classifier_matches_unsharded_global_batch(results, state):
     ).sum() > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='BUG: with shard_classes, each rank draws its template choices '
-    'with torch.randint(T, (len(own),)) from the same (seed, step) '
-    'generator, so rank r reuses the choices of rank 0\'s first classes '
-    'and the texts differ from the unsharded run with the same seed/step. '
-    'Fix: sample texts for all selected classes, then keep this rank\'s '
-    'slice (TextCosineClassifier.train_class_embeddings).')
 def test_sharded_classifier_samples_same_templates_as_unsharded(
         results, state):
     clf = TextCosineClassifier(

@@ -316,17 +316,6 @@ def test_ensemble_cache_hit_and_invalidation():
         atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='BUG: the ensemble cache key is (fingerprint, id(encoder), '
-    'parameter _version tuple, device). Loading weights with '
-    'load_state_dict(..., assign=True) replaces the Parameter objects with '
-    'fresh tensors whose versions equal those of the previous load, so the '
-    'stale ensemble is returned (the same happens when a freed encoder\'s '
-    'id is reused by a new one built the same way). Fix: key on the '
-    'parameter objects too, e.g. tuple((id(p), p._version) for p in params) '
-    'while holding weakrefs to the encoder and its parameters in the cache '
-    '(compare `ref() is obj`), so ids cannot be recycled while cached.')
 def test_ensemble_cache_invalidated_by_load_state_dict_assign():
     enc = _encoder()
     bank = _bank()

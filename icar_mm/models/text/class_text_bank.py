@@ -90,10 +90,12 @@ class ClassTextBank:
                              'combined with `file`).')
         if source is not None:
             source = dict(source)
-            fn = CLASS_TEXT_SOURCES.get(source.pop('type'))
+            name = source.pop('type')
+            fn = CLASS_TEXT_SOURCES.get(name)
             if fn is None:
-                raise KeyError(f'Unknown class-text source {source!r}; '
-                               f'known: {sorted(CLASS_TEXT_SOURCES.keys())}.')
+                raise KeyError(
+                    f'Unknown class-text source {name!r}; known: '
+                    f'{sorted(CLASS_TEXT_SOURCES.module_dict)}.')
             return [dict(c) for c in fn(**source)]
         if file is not None:
             entries = load_class_text_file(file)

@@ -1,5 +1,7 @@
 """iCAR's classifier: cosine logits against text-generated class weights."""
+import itertools
 import math
+import weakref
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -31,9 +33,10 @@ class TextCosineClassifier(nn.Module):
     labels are remapped (for 21,841 ImageNet-22K classes).
 
     Evaluation: the template ensemble (encode, normalise, average, normalise)
-    is computed once per class list and cached; the cache key includes the
-    text encoder's parameter versions, so any in-place update (optimizer
-    step, ``load_state_dict``) invalidates it.
+    is computed once per class list and cached; the cache key holds the
+    text encoder's tensors (weakly) with their versions, so replacing or
+    updating any of them (optimizer step, ``load_state_dict``) invalidates
+    it.
 
     Args:
         class_texts (dict | ClassTextBank, optional): The training classes.
@@ -132,18 +135,44 @@ class TextCosineClassifier(nn.Module):
         indices, labels = self._select_classes(labels, len(bank), generator)
         if indices is None:
             indices = torch.arange(len(bank))
+        # the same draws on every rank, whether or not classes are sharded
+        texts = bank.sample_texts(indices.tolist(), generator)
         if self.shard_classes and get_world_size() > 1:
-            own = indices[rank_slice(indices.numel())]
-            local = text_encoder(bank.sample_texts(own.tolist(), generator))
+            own = texts[rank_slice(len(texts))]
+            local = text_encoder(own) if own else self._no_embeddings(
+                text_encoder)
             weights = all_gather_with_grad(local)
         else:
-            weights = text_encoder(
-                bank.sample_texts(indices.tolist(), generator))
+            weights = text_encoder(texts)
         return F.normalize(weights, dim=-1), labels
 
-    def _param_versions(self, text_encoder: nn.Module) -> tuple:
-        return tuple(p._version for p in text_encoder.parameters()) + tuple(
-            b._version for b in text_encoder.buffers())
+    @staticmethod
+    def _no_embeddings(text_encoder: nn.Module) -> torch.Tensor:
+        """``(0, D)`` embeddings (a rank with no class to encode).
+
+        Tied to the graph so that this rank's gather runs its backward (a
+        collective) like the others'.
+        """
+        weight = text_encoder.proj.weight
+        return weight.new_zeros(0, weight.shape[0]) + 0 * weight.sum()
+
+    @staticmethod
+    def _state_of(text_encoder: nn.Module) -> list:
+        """What the ensemble depends on: each tensor and its version."""
+        return [(weakref.ref(t), t._version) for t in itertools.chain(
+            text_encoder.parameters(), text_encoder.buffers())]
+
+    def _cache_valid(self, key: tuple, text_encoder: nn.Module) -> bool:
+        cached_key = self._cache[0]
+        if cached_key is None or cached_key[:2] != key:
+            return False
+        encoder_ref, state = cached_key[2], cached_key[3]
+        tensors = list(
+            itertools.chain(text_encoder.parameters(),
+                            text_encoder.buffers()))
+        return encoder_ref() is text_encoder and len(state) == len(
+            tensors) and all(ref() is t and version == t._version
+                             for (ref, version), t in zip(state, tensors))
 
     @torch.no_grad()
     def ensemble_class_embeddings(
@@ -164,10 +193,8 @@ class TextCosineClassifier(nn.Module):
         if bank is None:
             raise ValueError('No class texts: give `class_texts` to the '
                              'classifier or to the call.')
-        key = (bank.fingerprint, id(text_encoder),
-               self._param_versions(text_encoder),
-               next(text_encoder.parameters()).device)
-        if self._cache[0] == key:
+        key = (bank.fingerprint, next(text_encoder.parameters()).device)
+        if self._cache_valid(key, text_encoder):
             return self._cache[1]
         was_training = text_encoder.training
         text_encoder.eval()
@@ -183,7 +210,8 @@ class TextCosineClassifier(nn.Module):
         weights = F.normalize(F.normalize(embeds, dim=-1).mean(1), dim=-1)
         weights = all_gather_no_grad(weights)
         text_encoder.train(was_training)
-        self._cache = (key, weights)
+        self._cache = (key + (weakref.ref(text_encoder),
+                              self._state_of(text_encoder)), weights)
         return weights
 
     def forward(
