@@ -20,6 +20,7 @@ if REPO_ROOT not in sys.path:
 
 # stack fixes + registration of icar_mm, before mmengine imports torchvision
 import icar_mm  # noqa: E402,F401
+from icar_mm.utils.preflight import find_missing_inputs  # noqa: E402
 import mmengine  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
@@ -208,6 +209,13 @@ def main() -> None:
 
     # merge cli arguments to config
     cfg = merge_args(cfg, args)
+
+    # name every missing local input (data, text model, checkpoint) at once,
+    # before building anything heavy
+    missing = find_missing_inputs(cfg, ('model', 'test_dataloader'))
+    if missing:
+        raise SystemExit(f'Cannot test {args.config}: missing inputs\n  ' +
+                         '\n  '.join(missing))
 
     # build the runner from config
     if 'runner_type' not in cfg:

@@ -23,7 +23,11 @@ def _is_local(value: str) -> bool:
     return value.startswith(('/', './', '../', '~', 'data/', 'work_dirs/'))
 
 
-def find_missing_inputs(cfg: Config) -> List[str]:
+def find_missing_inputs(
+    cfg: Config,
+    sections: Tuple[str, ...] = ('model', 'train_dataloader', 'val_dataloader',
+                                 'test_dataloader')
+) -> List[str]:
     """List the local paths a config needs but that do not exist.
 
     Looks at ``load_from``, text model directories (``pretrained``), class-
@@ -33,6 +37,8 @@ def find_missing_inputs(cfg: Config) -> List[str]:
 
     Args:
         cfg (Config): The config (after ``--cfg-options``).
+        sections (tuple[str]): The top-level keys to check (training needs
+            no test data, testing no training data).
 
     Returns:
         list[str]: One line per missing input: the config key, the path and
@@ -42,12 +48,8 @@ def find_missing_inputs(cfg: Config) -> List[str]:
     if cfg.get('load_from') and not osp.exists(
             osp.expanduser(cfg.load_from)) and '://' not in cfg.load_from:
         problems.append(f'load_from: checkpoint {cfg.load_from!r} not found.')
-    sections = {
-        k: cfg.get(k)
-        for k in ('model', 'train_dataloader', 'val_dataloader',
-                  'test_dataloader')
-    }
-    for section, node in sections.items():
+    for section in sections:
+        node = cfg.get(section)
         if node is None:
             continue
         for key_path, key, value in _walk(node.to_dict() if hasattr(

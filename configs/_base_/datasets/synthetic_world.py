@@ -1,7 +1,7 @@
 # The embedded synthetic world (generated in memory, deterministic):
 # an image-label stream over the seen classes, an image-text stream over
 # random scenes, and the held-out classes for zero-shot validation.
-world = dict(seed=0, image_size=64)
+world = dict(seed=0, image_size=32)
 
 cls_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),

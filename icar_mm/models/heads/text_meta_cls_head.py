@@ -62,6 +62,10 @@ class TextMetaClsHead(ClsHead):
         labels = torch.cat([s.gt_label for s in data_samples]).to(
             feats[-1].device)
         logits, labels = self.classifier(feats[-1], text_encoder, labels)
+        if getattr(self.loss_module, 'num_classes', None) is not None:
+            # LabelSmoothLoss fixes its class count on first use; with class
+            # subsampling the count changes every step
+            self.loss_module.num_classes = logits.shape[1]
         return self._get_loss(logits,
                               [DataSample().set_gt_label(l) for l in labels])
 

@@ -1,0 +1,48 @@
+"""ZeroShotValLoop equals evaluating each vocabulary on its own."""
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import icar_mm  # noqa: F401
+from icar_mm.models.text import ClassTextBank
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(REPO,
+                'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
+
+
+def test_each_vocabulary_scored_as_if_alone(tmp_path):
+    cfg = Config.fromfile(DEMO)
+    cfg.work_dir = str(tmp_path)
+    cfg.log_level = 'WARNING'
+    cfg.merge_from_dict({
+        'model.backbone.base_channels': 16,
+        'model.backbone.stem_channels': 16,
+        'model.feat_channels': 128,
+        'val_dataloader.dataset.num_per_class': 6,
+        'val_dataloader.batch_size': 16,
+        'val_dataloader.num_workers': 0,
+    })
+    runner = Runner.from_cfg(cfg)
+    torch.manual_seed(0)
+    metrics = runner.val_loop.run()
+    assert set(metrics) == {'heldout/accuracy/top1',
+                            'heldout_names/accuracy/top1'}
+
+    model = runner.model
+    model.eval()
+    loader = runner.val_loop.dataloader
+    for name, vocab_cfg in cfg.heldout_vocabularies.items():
+        model.set_vocabulary(ClassTextBank(**vocab_cfg))
+        correct = total = 0
+        with torch.no_grad():
+            for batch in loader:
+                for sample in model.val_step(batch):
+                    correct += int(sample.pred_label == sample.gt_label)
+                    total += 1
+        assert total == len(loader.dataset) == 60
+        assert abs(metrics[f'{name}/accuracy/top1'] -
+                   100. * correct / total) < 1e-6
+    model.set_vocabulary(None)
