@@ -9,6 +9,7 @@ from .utils.compat import apply_compat
 apply_compat()
 
 from . import datasets, engine, models  # noqa: E402,F401
+from . import evaluation  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -228,7 +228,8 @@ class ICAR(BaseModel):
             vocabulary (ClassTextBank): The classes.
 
         Returns:
-            list[DataSample]: With ``pred_score`` and ``pred_label``.
+            list[DataSample]: With ``pred_score``, ``pred_label`` and
+            ``pred_logits``.
         """
         if vocabulary is None or self.zero_shot_classifier is None:
             raise ValueError('Zero-shot prediction needs a text encoder and '
@@ -239,8 +240,11 @@ class ICAR(BaseModel):
         scores = logits.softmax(-1)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(scores.shape[0])]
-        for sample, score in zip(data_samples, scores):
+        for sample, score, logit in zip(data_samples, scores, logits):
             sample.set_pred_score(score).set_pred_label(score.argmax(0))
+            # raw scaled cosines: per-class rankings across images (mAP)
+            # must not depend on the softmax over the other classes
+            sample.set_field(logit, 'pred_logits')
         return data_samples
 
     def forward(self,

@@ -1,0 +1,34 @@
+"""Evaluation of iCAR models: the protocols of CLIP and the iCAR paper.
+
+* zero-shot classification on ImageNet-1K and Kornblith-12
+  (:func:`run_zero_shot`, :class:`ZeroShotMetric` for ``val_evaluator``,
+  :class:`ZeroShotEvalHook` for checks during training);
+* linear probe and few-shot on frozen, disk-cached features
+  (:func:`run_linear_probe`);
+* image-text retrieval R@1/5/10 (:func:`evaluate_retrieval`).
+
+Importing it registers the benchmark datasets
+(:mod:`icar_mm.datasets.benchmarks`).
+"""
+from icar_mm.datasets import benchmarks  # noqa: F401  (registration)
+from .benchmark import run_linear_probe, run_zero_shot, vocabularies
+from .features import FeatureCache, extract_features
+from .functional import (classification_metrics, mean_per_class_accuracy,
+                         retrieval_recall, topk_accuracy,
+                         voc11_average_precision,
+                         voc11_mean_average_precision)
+from .hooks import ZeroShotEvalHook
+from .linear_probe import (few_shot_evaluate, linear_probe, sample_few_shot,
+                           select_c)
+from .metrics import ZeroShotMetric
+from .retrieval import evaluate_retrieval
+from .zero_shot import zero_shot_logits, zero_shot_metrics
+
+__all__ = [
+    'run_linear_probe', 'run_zero_shot', 'vocabularies', 'FeatureCache',
+    'extract_features', 'classification_metrics', 'mean_per_class_accuracy',
+    'retrieval_recall', 'topk_accuracy', 'voc11_average_precision',
+    'voc11_mean_average_precision', 'ZeroShotEvalHook', 'few_shot_evaluate',
+    'linear_probe', 'sample_few_shot', 'select_c', 'ZeroShotMetric',
+    'evaluate_retrieval', 'zero_shot_logits', 'zero_shot_metrics'
+]
