@@ -264,9 +264,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     def with_defaults(loader_cfg):
         dataloader_cfg = deepcopy(default_dataloader_cfg)
-        if loader_cfg.get('num_workers', 0) == 0:
-            # torch: "persistent_workers option needs num_workers > 0"
-            dataloader_cfg.persistent_workers = False
         dataloader_cfg.update(loader_cfg)
         if args.no_pin_memory:
             dataloader_cfg['pin_memory'] = False
@@ -274,7 +271,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             dataloader_cfg['persistent_workers'] = False
         return dataloader_cfg
 
-    def set_default_dataloader_cfg(cfg, field):
+    def without_idle_persistence(loader_cfg):
+        # torch: "persistent_workers option needs num_workers > 0"
+        if loader_cfg.get('num_workers', 0) == 0:
+            loader_cfg['persistent_workers'] = False
+        return loader_cfg
+
+    def map_dataloader_cfgs(cfg, field, fn):
         if cfg.get(field, None) is None:
             return
         if is_dataloader_group(cfg[field]):
@@ -282,18 +285,21 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             # dict(cls=<dataloader cfg>, itc=<dataloader cfg>)
             for name, sub_cfg in cfg[field].items():
                 if sub_cfg is not None:
-                    cfg[field][name] = with_defaults(sub_cfg)
+                    cfg[field][name] = fn(sub_cfg)
         else:
-            cfg[field] = with_defaults(cfg[field])
+            cfg[field] = fn(cfg[field])
 
-    set_default_dataloader_cfg(cfg, 'train_dataloader')
-    set_default_dataloader_cfg(cfg, 'val_dataloader')
-    set_default_dataloader_cfg(cfg, 'test_dataloader')
+    fields = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    for field in fields:
+        map_dataloader_cfgs(cfg, field, with_defaults)
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
         # `--cfg-options optim_wrapper.type=AmpOptimWrapper` on a CPU
         setup_amp(cfg, False)
+    # after --cfg-options, which may have set num_workers=0
+    for field in fields:
+        map_dataloader_cfgs(cfg, field, without_idle_persistence)
 
     return cfg
 

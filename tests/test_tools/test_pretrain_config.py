@@ -53,14 +53,14 @@ def test_trains_on_local_model_and_files(tmp_path):
     data = tmp_path / 'data'
     SyntheticWorld(seed=0, image_size=32).export(
         str(data), num_per_class=1, num_captions=8, splits=('train', ))
-    tiny_swin = ('dict(embed_dims=16,depths=[1,1,1,1],'
-                 'num_heads=[1,1,1,1])')
     proc, _ = run_train([
         '--no-validate', '--cfg-options',
         f'model.text_encoder.pretrained={get_model_path()}',
         'model.text_encoder.max_length=16',
-        f'model.backbone.arch={tiny_swin}', 'model.backbone.img_size=64',
-        'model.feat_channels=128',
+        # Swin-T on 64x64 images stands in for Swin-B on 224x224
+        'model.backbone.arch=tiny', 'model.backbone.img_size=64',
+        'model.backbone.drop_path_rate=0.0', 'model.backbone.pad_small_map=True',
+        'model.feat_channels=768',
         'model.cls_head.classifier.num_negatives=4',
         'model.cls_head.classifier.class_texts.templates=identity',
         f'train_dataloader.cls.dataset.data_root={data}',

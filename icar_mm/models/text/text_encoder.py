@@ -72,9 +72,11 @@ class TextEncoder(BaseModule):
         frozen_layers (int): Freeze the embeddings and this many bottom
             transformer layers (partial fine-tuning: their backward pass is
             skipped). Defaults to 0.
-        fallback (dict, optional): Keyword arguments of a replacement
-            ``TextEncoder`` built (with a warning) when ``pretrained`` names a
-            package that is not installed.
+        fallback (dict, optional): A randomly initialised replacement built
+            (with a warning) when ``pretrained`` names a package that is not
+            installed: ``config`` and optionally ``tokenizer`` (default
+            ``'byte'``), ``max_length`` and the freezing options (default:
+            nothing frozen).
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -101,8 +103,17 @@ class TextEncoder(BaseModule):
                 resolve_pretrained(pretrained)
             except FileNotFoundError as e:
                 warnings.warn(f'{e} Falling back to {fallback}.')
-                pretrained, config = None, fallback.get('config')
-                tokenizer = fallback.get('tokenizer', 'byte')
+                # a random model: nothing frozen unless the fallback says so
+                fallback = dict(fallback)
+                pretrained, config = None, fallback.pop('config')
+                tokenizer = fallback.pop('tokenizer', 'byte')
+                frozen = fallback.pop('frozen', False)
+                freeze_embeddings = fallback.pop('freeze_embeddings', False)
+                frozen_layers = fallback.pop('frozen_layers', 0)
+                max_length = fallback.pop('max_length', max_length)
+                if fallback:
+                    raise ValueError('Unknown keys in TextEncoder fallback: '
+                                     f'{sorted(fallback)}.')
         self.max_length = max_length
         self.model = self._build_model(pretrained, config)
         self.tokenizer = self._build_tokenizer(tokenizer or pretrained)
