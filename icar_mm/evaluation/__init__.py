@@ -17,8 +17,9 @@ from .functional import (classification_metrics, mean_per_class_accuracy,
                          retrieval_recall, topk_accuracy,
                          voc11_average_precision,
                          voc11_mean_average_precision)
-from .hooks import ZeroShotEvalHook
+from .hooks import TextInitClassifierHook, ZeroShotEvalHook
 from .linear_probe import (few_shot_evaluate, linear_probe, sample_few_shot,
+                           split_validation,
                            select_c)
 from .metrics import ZeroShotMetric
 from .retrieval import evaluate_retrieval
@@ -28,7 +29,8 @@ __all__ = [
     'run_linear_probe', 'run_zero_shot', 'vocabularies', 'FeatureCache',
     'extract_features', 'classification_metrics', 'mean_per_class_accuracy',
     'retrieval_recall', 'topk_accuracy', 'voc11_average_precision',
-    'voc11_mean_average_precision', 'ZeroShotEvalHook', 'few_shot_evaluate',
+    'voc11_mean_average_precision', 'ZeroShotEvalHook',
+    'TextInitClassifierHook', 'few_shot_evaluate', 'split_validation',
     'linear_probe', 'sample_few_shot', 'select_c', 'ZeroShotMetric',
     'evaluate_retrieval', 'zero_shot_logits', 'zero_shot_metrics'
 ]

@@ -68,8 +68,10 @@ def voc11_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
     recall = tp_cum / num_pos
     precision = tp_cum / np.maximum(tp_cum + fp_cum, np.finfo(float).eps)
     ap = 0.
+    # thresholds exactly as the devkit / py-faster-rcnn's voc_eval compute
+    # them (np.arange, no tolerance: 0.1 * 3 > 0.3 in floating point)
     for t in np.arange(0., 1.1, 0.1):
-        reached = recall >= t - 1e-12
+        reached = recall >= t
         ap += (precision[reached].max() if reached.any() else 0.) / 11.
     return 100. * float(ap)
 

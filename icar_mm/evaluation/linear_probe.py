@@ -67,8 +67,12 @@ def select_c(train: Tuple[np.ndarray, np.ndarray],
              metric: str = 'top1',
              steps_per_decade: int = 8,
              max_iter: int = 1000,
-             multilabel: bool = False) -> Tuple[float, Dict[float, float]]:
+             multilabel: bool = False,
+             start_logs: Sequence[float] = (-6., -4., -2., 0., 2., 4., 6.)
+             ) -> Tuple[float, Dict[float, float]]:
     """CLIP's parametric binary search of the inverse L2 strength ``C``.
+
+    ``start_logs``: log10 of the first ``C`` values (CLIP: -6 to 6, step 2).
 
     Returns:
         tuple: The best ``C`` and every ``{C: validation metric}`` tried.
@@ -82,10 +86,10 @@ def select_c(train: Tuple[np.ndarray, np.ndarray],
             tried[c] = _metric(clf, val[0], val[1], num_classes, metric)
         return tried[c]
 
-    logs = [-6., -4., -2., 0., 2., 4., 6.]
+    logs = [float(v) for v in start_logs]
     values = [score(v) for v in logs]
     best = int(np.argmax(values))
-    step = 2.
+    step = float(np.min(np.diff(logs))) if len(logs) > 1 else 2.
     center = logs[best]
     while step > 1. / steps_per_decade + 1e-9:
         step /= 2.
@@ -103,7 +107,9 @@ def linear_probe(train: Tuple[np.ndarray, np.ndarray],
                  metric: str = 'top1',
                  refit_on_train_val: bool = True,
                  steps_per_decade: int = 8,
-                 max_iter: int = 1000) -> Dict[str, object]:
+                 max_iter: int = 1000,
+                 start_logs: Sequence[float] = (-6., -4., -2., 0., 2., 4.,
+                                                6.)) -> Dict[str, object]:
     """Fit on train, choose ``C`` on val, report ``metric`` on test.
 
     Args:
@@ -119,7 +125,7 @@ def linear_probe(train: Tuple[np.ndarray, np.ndarray],
     """
     multilabel = np.asarray(train[1]).ndim == 2
     c, tried = select_c(train, val, num_classes, metric, steps_per_decade,
-                        max_iter, multilabel)
+                        max_iter, multilabel, start_logs)
     if refit_on_train_val:
         x = np.concatenate([train[0], val[0]])
         y = np.concatenate([train[1], val[1]])
