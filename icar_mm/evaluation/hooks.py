@@ -162,10 +162,12 @@ class TextInitClassifierHook(Hook):
     def init_weights(self, model) -> torch.Tensor:
         model = _unwrap(model)
         bank = build_class_text_bank(self.vocabulary)
-        classifier = model.zero_shot_classifier
-        if classifier is None:
+        if getattr(model, 'text_encoder', None) is None:
             raise ValueError('TextInitClassifierHook needs a model with a '
                              'text encoder.')
+        from icar_mm.models.text.text_cosine_classifier import \
+            TextCosineClassifier
+        classifier = model.zero_shot_classifier or TextCosineClassifier()
         weights = classifier.ensemble_class_embeddings(model.text_encoder,
                                                        bank)
         target = model

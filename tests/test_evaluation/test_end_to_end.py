@@ -200,8 +200,11 @@ def test_text_initialised_classifier_equals_zero_shot(trained):
     vocab = dict(trained['cfg'].heldout_vocabularies.heldout)
     bank = ClassTextBank(**vocab)
     head = CosineClsHead(num_classes=len(bank), in_channels=64)
+    from icar_mm.models.text.text_cosine_classifier import \
+        TextCosineClassifier
     original = model.cls_head
-    model.cls_head = head
+    model.cls_head = head  # a fine-tuning model: parametric cosine head
+    model._clip_classifier = TextCosineClassifier(tau=0.01)
     try:
         hook = TextInitClassifierHook(vocabulary=vocab,
                                       freeze_text_encoder=False)
@@ -218,3 +221,4 @@ def test_text_initialised_classifier_equals_zero_shot(trained):
                                    scale, atol=1e-5, rtol=1e-5)
     finally:
         model.cls_head = original
+        model._clip_classifier = None

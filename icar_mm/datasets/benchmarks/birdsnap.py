@@ -3,14 +3,13 @@ import csv
 import os.path as osp
 from typing import List
 
-from mmengine.fileio import get_local_path
 from mmpretrain.datasets import BaseDataset
 
 from icar_mm.registry import DATASETS
 
 
 def _read_tsv(path: str) -> List[dict]:
-    with open(get_local_path(path), encoding='utf-8', newline='') as f:
+    with open(path, encoding='utf-8', newline='') as f:
         return list(csv.DictReader(f, delimiter='\t'))
 
 
@@ -77,10 +76,8 @@ class Birdsnap(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         rows = _read_tsv(self.ann_file)
-        with open(
-                get_local_path(osp.join(self.data_root,
-                                        'test_images.txt')),
-                encoding='utf-8') as f:
+        with open(osp.join(self.data_root, 'test_images.txt'),
+                  encoding='utf-8') as f:
             lines = [line.strip() for line in f if line.strip()]
         test = set(lines[1:] if lines and lines[0] == 'path' else lines)
         data_list = []

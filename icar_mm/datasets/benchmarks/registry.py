@@ -47,6 +47,8 @@ class BenchmarkSpec:
         multilabel (bool): Multi-label targets (VOC 2007).
         imagenet_descriptions (bool): Class ``i`` is ImageNet-1K synset
             ``i`` (WordNet glosses available).
+        in_memory (bool): The dataset yields decoded images (``img``), not
+            files: pipelines start after ``LoadImageFromFile`` (CIFAR).
     """
     name: str
     title: str
@@ -58,6 +60,7 @@ class BenchmarkSpec:
     kwargs: Dict = field(default_factory=dict)
     multilabel: bool = False
     imagenet_descriptions: bool = False
+    in_memory: bool = False
 
     @property
     def classnames(self) -> List[str]:
@@ -86,11 +89,15 @@ class BenchmarkSpec:
         if role not in self.splits:
             raise KeyError(f'{self.title} has no {role!r} split; it has '
                            f'{sorted(self.splits)}.')
+        pipeline = [
+            t for t in pipeline
+            if not (self.in_memory and t['type'] == 'LoadImageFromFile')
+        ]
         cfg = dict(
             type=self.type,
             data_root=self.root(data_root, dirs),
             split=self.splits[role],
-            pipeline=list(pipeline),
+            pipeline=pipeline,
             **self.kwargs)
         return cfg
 
@@ -112,9 +119,9 @@ BENCHMARKS: Dict[str, BenchmarkSpec] = {
         _spec('food101', 'Food-101', 'Food101', 'food-101', 'meta/test.txt',
               'top1', TRAIN_TEST),
         _spec('cifar10', 'CIFAR-10', 'CIFAR10Benchmark', 'cifar10',
-              'cifar-10-batches-py', 'top1', TRAIN_TEST),
+              'cifar-10-batches-py', 'top1', TRAIN_TEST, in_memory=True),
         _spec('cifar100', 'CIFAR-100', 'CIFAR100Benchmark', 'cifar100',
-              'cifar-100-python', 'top1', TRAIN_TEST),
+              'cifar-100-python', 'top1', TRAIN_TEST, in_memory=True),
         _spec('birdsnap', 'Birdsnap', 'Birdsnap', 'birdsnap',
               'test_images.txt', 'top1', TRAIN_TEST),
         _spec('sun397', 'SUN397', 'SUN397', 'SUN397',
