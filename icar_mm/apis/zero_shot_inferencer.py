@@ -86,7 +86,8 @@ class ZeroShotInferencer(BaseInferencer):
         if self.image_size is not None:
             steps.insert(0, dict(type='Resize', scale=(self.image_size,
                                                        self.image_size)))
-        pipeline = Compose(steps)
+        from mmpretrain.registry import TRANSFORMS
+        pipeline = Compose([TRANSFORMS.build(t) for t in steps])
 
         def load(item):
             if isinstance(item, str):
