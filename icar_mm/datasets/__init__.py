@@ -1,11 +1,27 @@
 """Datasets of icar_mm."""
+from . import transforms  # noqa: F401 (registers the transforms)
+from .data_health import (DataHealth, SkipBadSamplesMixin,
+                          TooManyBadSamplesError, collate_with_stats)
 from .image_text_dataset import ImageTextDataset
+from .image_text_source import AutoImageTextDataset
+from .labelled_image_dataset import ImageNetDescribed, LabelledImageDataset
 from .synthetic_world import SyntheticWorld
 from .synthetic_world_dataset import (SyntheticWorldCaptionDataset,
                                       SyntheticWorldClsDataset,
                                       synthetic_world_class_texts)
+from .synthetic_world_export import export_synthetic_world_webdataset
+from .two_stream_dataloader import TwoStreamDataLoader, stream_schedule
+from .web_image_text_dataset import WebImageTextDataset
+from .webdataset_utils import (expand_urls, is_shard_spec,
+                               write_image_text_shards)
 
 __all__ = [
-    'ImageTextDataset', 'SyntheticWorld', 'SyntheticWorldCaptionDataset',
-    'SyntheticWorldClsDataset', 'synthetic_world_class_texts'
+    'AutoImageTextDataset', 'DataHealth', 'ImageNetDescribed',
+    'ImageTextDataset', 'LabelledImageDataset', 'SkipBadSamplesMixin',
+    'SyntheticWorld', 'SyntheticWorldCaptionDataset',
+    'SyntheticWorldClsDataset', 'TooManyBadSamplesError',
+    'TwoStreamDataLoader', 'WebImageTextDataset', 'collate_with_stats',
+    'expand_urls', 'export_synthetic_world_webdataset', 'is_shard_spec',
+    'stream_schedule', 'synthetic_world_class_texts',
+    'write_image_text_shards'
 ]

@@ -13,7 +13,14 @@ Formats (picked from the file extension, or from ``sep``):
 
 Image paths are relative to ``data_root``/``data_prefix`` unless absolute.
 Each data info has ``img_path`` and ``text``; pipelines start with
-``LoadImageFromFile`` and end with ``PackInputs(algorithm_keys=['text'])``.
+``LoadImageFromFile`` (or ``LoadImageChecked``) and end with
+``PackInputs(algorithm_keys=['text'])``.
+
+With ``skip_bad_samples=True`` (training configs) bad data does not stop a
+run: rows with an empty caption or image path are left out at load time,
+and images that cannot be read are replaced by the next sample; both are
+counted and logged with their file/line or path (see
+:mod:`icar_mm.datasets.data_health`).
 """
 import csv
 import io
@@ -25,13 +32,14 @@ from mmengine import fileio
 from mmpretrain.datasets import BaseDataset
 
 from icar_mm.registry import DATASETS
+from .data_health import SkipBadSamplesMixin
 
 _SEPS = {'.csv': ',', '.tsv': '\t'}
 _JSONL = ('.jsonl', '.ndjson')
 
 
 @DATASETS.register_module()
-class ImageTextDataset(BaseDataset):
+class ImageTextDataset(SkipBadSamplesMixin, BaseDataset):
     """Image-text pairs from a CSV/TSV (with a header) or JSON-lines file.
 
     Args:
@@ -48,6 +56,13 @@ class ImageTextDataset(BaseDataset):
             extension (``','`` for ``.csv``, ``'\\t'`` for ``.tsv``).
             Ignored for JSON lines.
         pipeline (Sequence): Transforms.
+        skip_bad_samples (bool): Skip and count rows with an empty caption
+            or image path and unreadable images instead of raising.
+            Defaults to False (strict).
+        source_name (str, optional): Name of the source in the logs.
+            Defaults to the annotation file's name.
+        max_consecutive_bad (int): Unreadable samples in a row that mean a
+            broken config (an error even when skipping). Defaults to 100.
         **kwargs: Other :class:`mmpretrain.datasets.BaseDataset` arguments.
 
     Raises:
@@ -65,10 +80,17 @@ class ImageTextDataset(BaseDataset):
                  caption_key: str = 'title',
                  sep: Optional[str] = None,
                  pipeline: Sequence = (),
+                 skip_bad_samples: bool = False,
+                 source_name: Optional[str] = None,
+                 max_consecutive_bad: int = 100,
                  **kwargs) -> None:
         self.image_key = image_key
         self.caption_key = caption_key
         self.sep = sep
+        self._init_skip(
+            skip_bad_samples, source_name or
+            (osp.splitext(osp.basename(ann_file))[0] if isinstance(
+                ann_file, str) and ann_file else None), max_consecutive_bad)
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -175,14 +197,17 @@ class ImageTextDataset(BaseDataset):
         for lineno, image, caption in rows:
             image = '' if image is None else str(image).strip()
             caption = '' if caption is None else str(caption).strip()
-            if not image:
+            if not image or not caption:
+                what = 'image path' if not image else 'caption'
+                if self.skip_bad_samples:
+                    self.load_skipped.append(
+                        (self.source_name, 'empty_caption' if image else
+                         'empty_image_path', f'{path} line {lineno}', ''))
+                    continue
                 raise ValueError(
-                    f"{self._name()}: '{path}' line {lineno}: empty image "
-                    f'path in {self.image_key!r}.')
-            if not caption:
-                raise ValueError(
-                    f"{self._name()}: '{path}' line {lineno}: empty caption "
-                    f'in {self.caption_key!r}; fix or remove the line.')
+                    f"{self._name()}: '{path}' line {lineno}: empty {what} "
+                    f'in {self.image_key if not image else self.caption_key!r}'
+                    '; fix or remove the line.')
             img_path = fileio.join_path(prefix, image) if prefix else image
             data_list.append(dict(img_path=img_path, text=caption))
         if not data_list:

@@ -1,3 +1,4 @@
+from .data_health_hook import DataHealthHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['RandomStateHook']
+__all__ = ['DataHealthHook', 'RandomStateHook']

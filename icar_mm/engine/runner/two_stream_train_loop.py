@@ -1,11 +1,74 @@
 """Iteration-based training over an image-label and an image-text stream."""
-from typing import Dict, Union
+import copy
+import logging
+from typing import Dict, Optional, Union
 
+from mmengine.dist import get_rank
+from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
+from torch.utils.data import IterableDataset
 
+from icar_mm.datasets.data_health import DataHealth
 from icar_mm.datasets.two_stream_dataloader import STREAMS, \
     TwoStreamDataLoader
-from icar_mm.registry import LOOPS
+from icar_mm.registry import DATASETS, LOOPS
+
+
+def dataset_is_streamed(dataset_cfg) -> bool:
+    """Whether a dataset config builds an iterable (webdataset) dataset."""
+    if isinstance(dataset_cfg, IterableDataset):
+        return True
+    if not isinstance(dataset_cfg, dict):
+        return False
+    dtype = dataset_cfg.get('type')
+    cls = DATASETS.get(dtype) if isinstance(dtype, str) else dtype
+    if cls is None:
+        return False
+    from icar_mm.datasets.image_text_source import (AutoImageTextDataset,
+                                                    image_text_dataset_class)
+    if cls is AutoImageTextDataset:
+        cls = image_text_dataset_class(dataset_cfg)
+    return isinstance(cls, type) and issubclass(cls, IterableDataset)
+
+
+def prepare_stream_cfg(cfg: dict, seed: int) -> dict:
+    """Adapt one stream's dataloader config before the runner builds it.
+
+    * every stream collates with :func:`collate_with_stats` (wrapping the
+      configured collate function), so skipped-sample counts made in the
+      workers reach the main process;
+    * a streamed (webdataset) dataset forms its batches in the workers: the
+      dataloader's ``batch_size`` moves into the dataset, the dataloader
+      gets ``batch_size=None`` and no sampler, and the dataset gets the
+      run's seed (the same on every rank: it orders the shards).
+    """
+    cfg = copy.deepcopy(dict(cfg))
+    inner = cfg.get('collate_fn', dict(type='pseudo_collate'))
+    cfg['collate_fn'] = dict(type='collate_with_stats', collate_fn=inner)
+    if dataset_is_streamed(cfg.get('dataset')):
+        dataset = cfg['dataset']
+        batch_size = cfg.get('batch_size')
+        if isinstance(dataset, dict):
+            dataset = dict(dataset)
+            if batch_size is not None:
+                dataset['batch_size'] = batch_size
+            dataset.setdefault('seed', seed)
+            cfg['dataset'] = dataset
+        elif batch_size is not None:
+            dataset.batch_size = batch_size
+        sampler = cfg.get('sampler')
+        if sampler is not None:
+            print_log(
+                f'The {dataset.get("type") if isinstance(dataset, dict) else type(dataset).__name__} '  # noqa: E501
+                'stream is read in shard order split across ranks and '
+                f'workers; its sampler {sampler} is not used.',
+                logger='current',
+                level=logging.INFO)
+        cfg['sampler'] = None
+        cfg['batch_size'] = None
+        for key in ('batch_sampler', 'shuffle', 'drop_last'):
+            cfg.pop(key, None)
+    return cfg
 
 
 @LOOPS.register_module()
@@ -14,8 +77,18 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
 
     ``train_dataloader`` is ``dict(cls=<dataloader cfg>, itc=<dataloader
     cfg>)``; each stream is built by the runner like any dataloader (seeded,
-    distributed sampler per rank) and zipped by :class:`TwoStreamDataLoader`.
-    Resuming advances both streams to where they stopped.
+    distributed sampler per rank; a webdataset stream splits its shards
+    across ranks and workers) and zipped by :class:`TwoStreamDataLoader`.
+
+    Resuming continues both streams where they stopped: a map-style stream
+    is advanced exactly (its batches are drawn again, so augmentation random
+    states match an uninterrupted run); a webdataset stream restores its
+    position from the checkpoint without reading anything again.
+
+    Bad samples are skipped and counted per source; the counts appear in
+    the training log as ``skipped_<source>`` (:class:`DataHealthHook`,
+    registered automatically) and too many of them stop the run with a
+    clear error (``data_health`` limits).
 
     Before training it checks that the class list of the image-label dataset
     matches the classes of the model's text classifier.
@@ -23,11 +96,29 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
     Args:
         runner (Runner): The runner.
         dataloader (dict): ``cls`` and/or ``itc`` dataloader configs.
+        stream_ratio (dict, optional): Relative frequency of the streams,
+            e.g. ``dict(cls=1, itc=4)``; None: both in every iteration.
+        ratio_mode (str): ``'joint'`` (an iteration holds every stream that
+            is due), ``'alternate'`` (one stream per iteration, evenly
+            interleaved) or ``'random'`` (one stream per iteration, drawn
+            with the ratio's probabilities). See
+            :func:`~icar_mm.datasets.two_stream_dataloader.stream_schedule`.
+            Modes that leave a stream out of some iterations need
+            ``find_unused_parameters=True`` under DDP.
+        data_health (dict, optional): :class:`DataHealth` limits:
+            ``max_skipped`` (count), ``max_skipped_ratio`` (default 0.05)
+            and ``min_samples`` (default 1000), per source.
         **kwargs: ``max_iters``, ``val_begin``, ``val_interval``...
     """
 
-    def __init__(self, runner, dataloader: Union[Dict, TwoStreamDataLoader],
+    def __init__(self,
+                 runner,
+                 dataloader: Union[Dict, TwoStreamDataLoader],
+                 stream_ratio: Optional[Dict[str, float]] = None,
+                 ratio_mode: str = 'joint',
+                 data_health: Optional[Dict] = None,
                  **kwargs) -> None:
+        health = DataHealth(**(data_health or {}))
         if isinstance(dataloader, dict):
             unknown = set(dataloader) - set(STREAMS)
             if unknown:
@@ -37,13 +128,29 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                     f'{sorted(unknown)}.')
             diff_rank_seed = runner._randomness_cfg.get(
                 'diff_rank_seed', False)
-            dataloader = TwoStreamDataLoader({
-                name: runner.build_dataloader(
-                    cfg, seed=runner.seed, diff_rank_seed=diff_rank_seed)
-                for name, cfg in dataloader.items() if cfg is not None
-            })
+            seed = runner.seed
+            shared_seed = seed - get_rank() if (
+                diff_rank_seed and seed is not None) else seed
+            dataloader = TwoStreamDataLoader(
+                {
+                    name: runner.build_dataloader(
+                        prepare_stream_cfg(cfg, shared_seed or 0),
+                        seed=runner.seed,
+                        diff_rank_seed=diff_rank_seed)
+                    for name, cfg in dataloader.items() if cfg is not None
+                },
+                stream_ratio=stream_ratio,
+                ratio_mode=ratio_mode,
+                seed=shared_seed or 0,
+                health=health)
         super().__init__(runner, dataloader, **kwargs)
         self._check_classes()
+        self._ensure_health_hook()
+
+    def _ensure_health_hook(self) -> None:
+        from icar_mm.engine.hooks.data_health_hook import DataHealthHook
+        if not any(isinstance(h, DataHealthHook) for h in self.runner.hooks):
+            self.runner.register_hook(DataHealthHook())
 
     def _check_classes(self) -> None:
         loader = self.dataloader.loaders.get('cls')
@@ -64,3 +171,44 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                 'mismatches, first ones (index, dataset, class texts): '
                 f'{diff[:5]}. Point model.cls_head.classifier.class_texts at '
                 'the dataset\'s class list.')
+
+    def run(self) -> None:
+        """Launch training (as :class:`IterBasedTrainLoop`, smarter resume).
+
+        On resume the streams are not advanced by drawing ``iter`` zipped
+        batches: :meth:`TwoStreamDataLoader.resume` advances each map-style
+        stream by the batches it delivered, and streamed datasets continue
+        from their checkpointed position.
+        """
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        if self._iter > 0:
+            streamed = [
+                k for k in self.dataloader.loaders
+                if self.dataloader.is_streamed(k)
+            ]
+            print_log(
+                f'Resuming the data streams at iteration {self._iter}: '
+                'map-style streams are advanced past their consumed batches'
+                + (f'; {streamed} continue from their checkpointed position '
+                   '(consumed shards are not read again)' if streamed else
+                   ''),
+                logger='current',
+                level=logging.WARNING)
+            self.dataloader.resume(self._iter)
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+
+            data_batch = next(self.dataloader_iterator)
+            self.run_iter(data_batch)
+
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
