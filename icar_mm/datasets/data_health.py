@@ -206,7 +206,15 @@ class DataHealth:
             read ``min_samples``. None: no ratio limit. Defaults to 0.05.
         min_samples (int): Samples a source reads before the ratio limit
             applies. Defaults to 1000.
+
+    A bad sample is counted (and logged) once, however often it comes up
+    again (as a replacement, in another worker, in a later epoch): counts
+    are of distinct keys. The keys seen are kept in memory only (at most
+    ``max_remembered``), so after a resume a bad sample met again in a
+    later epoch is counted again.
     """
+
+    max_remembered = 1_000_000
 
     def __init__(self,
                  max_skipped: Optional[int] = None,
@@ -220,12 +228,18 @@ class DataHealth:
         #: events not logged yet (the hook drains them)
         self.pending: List[SkipEvent] = []
         self._last: Dict[str, SkipEvent] = {}
+        self._seen: set = set()
 
     # ----------------------------------------------------------- counting
     def add_events(self, events: Iterable[SkipEvent]) -> None:
         """Count skip events (without checking the limits)."""
         for ev in events:
             source, reason = str(ev[0]), str(ev[1])
+            ident = (source, str(ev[2]))
+            if ident in self._seen:
+                continue
+            if len(self._seen) < self.max_remembered:
+                self._seen.add(ident)
             per = self.skipped[source]
             per[reason] = per.get(reason, 0) + 1
             self.pending.append(tuple(ev))

@@ -78,7 +78,6 @@ class _WorkerState:
     def __init__(self, max_consecutive_bad: int) -> None:
         self.events: List[SkipEvent] = []
         self.opened: List[tuple] = []
-        self.samples: Dict[str, int] = {}
         self.consecutive_bad = 0
         self.max_consecutive_bad = max_consecutive_bad
 
@@ -94,18 +93,55 @@ class _WorkerState:
                 f'{recent}. This is not a few bad files: check the shard '
                 'URLs, `image_ext` / `caption_ext` and the pipeline.')
 
-    def good(self, source: str) -> None:
+    def good(self) -> None:
         self.consecutive_bad = 0
-        self.samples[source] = self.samples.get(source, 0) + 1
 
-    def take(self, epoch: int) -> dict:
+    def take(self, epoch: int, sources: List[str]) -> dict:
+        samples: Dict[str, int] = {}
+        for name in sources:
+            samples[name] = samples.get(name, 0) + 1
         stats = dict(
             skipped=self.events,
             opened=self.opened,
-            samples=self.samples,
+            samples=samples,
             epoch=epoch)
-        self.events, self.opened, self.samples = [], [], {}
+        self.events, self.opened = [], []
         return stats
+
+
+class _TailReader:
+    """A read-through file wrapper that remembers the size and the tail.
+
+    ``tarfile`` in stream mode takes a tar cut off inside a header for the
+    end of the archive; a complete tar ends with two zero blocks, which
+    :meth:`complete` checks after the members were read.
+    """
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.size = 0
+        self.head = b''
+        self.tail = b''
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        if data:
+            if len(self.head) < 2:
+                self.head = (self.head + data)[:2]
+            self.size += len(data)
+            self.tail = (self.tail + data)[-1024:]
+        return data
+
+    def complete(self) -> bool:
+        """Whether the archive ended with its end-of-archive marker."""
+        if self.head == b'\x1f\x8b':  # gzip: truncation raises EOFError
+            return True
+        while self.read(1 << 16):  # the padding after the marker
+            pass
+        return self.size % 512 == 0 and self.tail == bytes(1024)
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _buffer_shuffle(samples: Iterator, bufsize: int, initial: int,
@@ -373,7 +409,7 @@ class WebImageTextDataset(IterableDataset):
         for url in urls:
             state.opened.append((epoch, url))
             try:
-                stream = gopen(url)
+                stream = _TailReader(gopen(url))
             except Exception as e:  # noqa: BLE001 - any open failure
                 self._skip(state, (src.name, 'unreadable_shard', url,
                                    f'{type(e).__name__}: {e}'), e)
@@ -393,6 +429,10 @@ class WebImageTextDataset(IterableDataset):
                 yield from group_by_keys(
                     with_url(tar_file_iterator(stream, handler=handler)),
                     handler=handler)
+                if not errors and not stream.complete():
+                    errors.append(
+                        tarfile.ReadError('unexpected end of data: no '
+                                          'end-of-archive marker'))
             except Exception as e:  # noqa: BLE001 - reported below
                 errors.append(e)
             finally:
@@ -464,7 +504,7 @@ class WebImageTextDataset(IterableDataset):
         if out is None:
             self._skip(state, (src.name, 'pipeline_returned_none', key, ''))
             return None
-        state.good(src.name)
+        state.good()
         return out
 
     def _source_stream(self, src_idx: int, epoch: int, worker: int,
@@ -481,7 +521,7 @@ class WebImageTextDataset(IterableDataset):
         for sample in raw:
             out = self._prepare(sample, src, state)
             if out is not None:
-                yield out
+                yield src.name, out
 
     def _mix(self, streams: List[Iterator[dict]],
              rng: random.Random) -> Iterator[dict]:
@@ -535,28 +575,39 @@ class WebImageTextDataset(IterableDataset):
                             self._rng('mix', epoch, offset, self.rank,
                                       worker))
         quota = self._quota(resume, num_workers, worker)
+        # a full batch waits for the next good sample before it goes out,
+        # so that skips found at the end of the epoch still travel with it
         batch: List[dict] = []
+        names: List[str] = []
+        full = None
         delivered = 0
-        for sample in samples:
+        for name, sample in samples:
             if quota is not None and delivered >= quota:
                 break
+            if full is not None:
+                full[0][0][STATS_KEY] = state.take(epoch, full[1])
+                yield full[0]
+                full = None
             batch.append(sample)
+            names.append(name)
             delivered += 1
             if len(batch) == self.batch_size:
-                batch[0][STATS_KEY] = state.take(epoch)
-                yield batch
-                batch = []
+                full, batch, names = (batch, names), [], []
+        last = [full] if full is not None else []
         if batch and self.partial_batches:
-            batch[0][STATS_KEY] = state.take(epoch)
-            yield batch
-        elif state.events:
-            # no batch left to carry them: log now, count with the next one
+            last.append((batch, names))
+        for b, n in last:
+            b[0][STATS_KEY] = state.take(epoch, n)
+            yield b
+        if state.events:
+            # no batch left to carry them (a worker without samples): log
+            # them now, count them with this worker's next batch
             for ev in state.events:
                 print_log(
                     f'Skipped {ev[1]} of {ev[0]!r}: {ev[2]} ({ev[3]})',
                     logger='current',
                     level=logging.WARNING)
-            state.opened, state.samples = [], {}
+            state.opened = []
             self._carry = state
 
     def __repr__(self) -> str:

@@ -5,7 +5,8 @@ from typing import Any, Iterator, List, Tuple
 from mmengine.config import Config
 
 #: config keys whose value is a local file or directory that must exist
-_PATH_KEYS = ('ann_file', 'file', 'pretrained', 'data_root', 'checkpoint')
+_PATH_KEYS = ('ann_file', 'file', 'pretrained', 'data_root', 'checkpoint',
+              'urls')
 
 
 def _walk(node: Any, prefix: str) -> Iterator[Tuple[str, Any, Any]]:
@@ -58,6 +59,13 @@ def find_missing_inputs(
                     not value:
                 continue
             full = value
+            if key in ('ann_file', 'urls') and _is_shard_spec(value):
+                # webdataset shards: a brace pattern, not one file
+                root = _inherited(node, key_path, 'data_root')
+                problems.extend(_missing_shards(key_path, value, root))
+                continue
+            if key == 'urls':
+                continue
             if key == 'ann_file' and not osp.isabs(value):
                 root = _sibling(node, key_path, section, 'data_root')
                 full = osp.join(root, value) if root else value
@@ -86,6 +94,25 @@ def find_missing_inputs(
                     f'{key_path}: {what} {full!r} does not exist '
                     f'(set it with --cfg-options {key_path}=PATH).')
     return problems
+
+
+def _is_shard_spec(value: str) -> bool:
+    from icar_mm.datasets.webdataset_utils import is_shard_spec
+    return is_shard_spec(value)
+
+
+def _missing_shards(key_path: str, value: str, root: str) -> List[str]:
+    """A problem line when local shards of a shard set are missing."""
+    from icar_mm.datasets.webdataset_utils import local_shard_paths
+    paths = local_shard_paths(value, root)
+    missing = [p for p in paths if not osp.exists(osp.expanduser(p))]
+    if not missing:
+        return []
+    return [
+        f'{key_path}: {len(missing)} of {len(paths)} webdataset shards of '
+        f'{value!r} do not exist, e.g. {missing[0]!r} (set it with '
+        f'--cfg-options {key_path}=PATTERN).'
+    ]
 
 
 def _hub_model_reachable(repo_id: str, timeout: float = 3.) -> bool:
@@ -118,3 +145,18 @@ def _sibling(node: Any, key_path: str, section: str, name: str) -> str:
             node[part]
     value = node.get(name, '') if isinstance(node, dict) else ''
     return value if isinstance(value, str) else ''
+
+
+def _inherited(node: Any, key_path: str, name: str) -> str:
+    """``name`` next to the key or in the closest dict above it."""
+    parts = key_path.split('.')[1:-1]
+    found = ''
+    for depth in range(len(parts) + 1):
+        cur = node
+        for part in parts[:depth]:
+            cur = cur[int(part)] if isinstance(cur, (list, tuple)) else \
+                cur[part]
+        value = cur.get(name, '') if isinstance(cur, dict) else ''
+        if isinstance(value, str) and value:
+            found = value
+    return found

@@ -2,6 +2,18 @@
 # pairs, 128 + 128 images per GPU, and zero-shot ImageNet-1K validation.
 # Expected layout (mmpretrain's): data/imagenet21k/{train/,meta/train.txt},
 # data/imagenet/{val/,meta/val.txt}, data/laion/{images/,laion.csv}.
+#
+# Other layouts, by --cfg-options:
+# * ImageNet-22K as class folders only: train_dataloader.cls.dataset.ann_file=
+#   (empty; the folders train/n01440764/... are scanned; labels follow the
+#   21,841 sorted synsets of the class texts);
+# * LAION as webdataset shards (img2dataset output): train_dataloader.itc.
+#   dataset.ann_file='shards/{00000..41407}.tar' (AutoImageTextDataset
+#   streams them, split across ranks and workers; see
+#   in22k-laion-wds_bs128.py for resampling and several weighted sources).
+# Bad images, empty captions and cut-off shards are skipped, counted per
+# source (`skipped_<source>` in the log) and listed with their key; more than
+# 5% skipped stops the run (train_cfg.data_health).
 data_preprocessor = dict(
     type='TwoStreamDataPreprocessor',
     # CLIP's mean/std, as for image-text pretrained weights
@@ -10,18 +22,20 @@ data_preprocessor = dict(
     to_rgb=True)
 
 cls_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(type='RandomResizedCrop', scale=224, backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
+# captions stay strings: the model's text encoder tokenizes and truncates
 itc_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageChecked'),
     dict(
         type='RandomResizedCrop',
         scale=224,
         crop_ratio_range=(0.5, 1.0),
         backend='pillow'),
+    dict(type='CleanWebCaption', fix_text=True, max_chars=1000),
     dict(type='PackInputs', algorithm_keys=['text']),
 ]
 test_pipeline = [
@@ -38,10 +52,14 @@ train_dataloader = dict(
         persistent_workers=True,
         sampler=dict(type='InfiniteSampler', shuffle=True),
         dataset=dict(
-            type='ImageNet21k',
+            # classes = the 21,841 ImageNet-22K synsets with their WordNet
+            # names and glosses (the same source as the text classifier)
+            type='ImageNetDescribed',
+            subset='imagenet-22k',
             data_root='data/imagenet21k',
             ann_file='meta/train.txt',
             data_prefix='train',
+            source_name='imagenet-22k',
             pipeline=cls_pipeline)),
     itc=dict(
         batch_size=128,
@@ -49,12 +67,14 @@ train_dataloader = dict(
         persistent_workers=True,
         sampler=dict(type='InfiniteSampler', shuffle=True),
         dataset=dict(
-            type='ImageTextDataset',
+            # a CSV/TSV/JSONL of loose files, or webdataset shards
+            type='AutoImageTextDataset',
             data_root='data/laion',
             ann_file='laion.csv',
             data_prefix='images',
             image_key='filepath',
             caption_key='title',
+            source_name='laion',
             pipeline=itc_pipeline)),
 )
 
