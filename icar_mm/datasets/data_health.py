@@ -81,11 +81,22 @@ def merge_stats(stats: Iterable[Optional[dict]]) -> Optional[dict]:
     return out or None
 
 
+_COLLATE_CACHE: Dict[str, object] = {}
+
+
 def _resolve_collate(collate_fn):
     if collate_fn is None:
         collate_fn = dict(type='pseudo_collate')
     if callable(collate_fn):
         return collate_fn
+    key = repr(sorted(dict(collate_fn).items(), key=lambda kv: kv[0]))
+    fn = _COLLATE_CACHE.get(key)
+    if fn is None:
+        fn = _COLLATE_CACHE[key] = _build_collate(collate_fn)
+    return fn
+
+
+def _build_collate(collate_fn):
     cfg = dict(collate_fn)
     fn = cfg.pop('type')
     if isinstance(fn, str):
@@ -190,7 +201,8 @@ class SkipBadSamplesMixin:
         raise TooManyBadSamplesError(
             f'{type(self).__name__} ({self.source_name}): '
             f'{self.max_consecutive_bad + 1} samples in a row could not be '
-            f'loaded; the last one: {last[2]} ({last[1]}: {last[3]}). This '
+            f'loaded; the last one: {last[2]} ({last[1]}'
+            f'{": " + last[3] if last[3] else ""}). This '
             'is not a few bad files: check data_root / data_prefix / the '
             'annotation file and the pipeline.')
 

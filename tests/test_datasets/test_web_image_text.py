@@ -96,6 +96,25 @@ def test_every_format_round_trips(pairs, written):
     assert {k: v[0] for k, v in _samples(json_only).items()} == ref
 
 
+def test_synthetic_world_shards_match_its_csv(tmp_path):
+    from icar_mm.datasets import (SyntheticWorld,
+                                  export_synthetic_world_webdataset)
+    world = SyntheticWorld(seed=0, image_size=32)
+    world.export(str(tmp_path), num_per_class=1, num_captions=60,
+                 splits=('train', ))
+    info = export_synthetic_world_webdataset(world, str(tmp_path),
+                                             num_captions=60, maxcount=25)
+    assert info['num_samples'] == 60 and len(info['shards']) == 3
+    csv_ds = _config_dataset(data_root=str(tmp_path),
+                             ann_file='captions.csv', data_prefix='')
+    wds_ds = _config_dataset(data_root=str(tmp_path),
+                             ann_file=info['pattern'], batch_size=25)
+    a, b = _samples(csv_ds), _samples(wds_ds)
+    assert sorted(a) == sorted(b) and len(a) == 60
+    assert all(a[k][0] == b[k][0] and torch.equal(a[k][1], b[k][1])
+               for k in a)
+
+
 def test_shuffled_epochs_and_workers(written):
     root, paths = written
     ds = WebImageTextDataset(urls=paths['pattern'], pipeline=PLAIN,

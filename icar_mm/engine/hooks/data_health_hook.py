@@ -62,6 +62,12 @@ class DataHealthHook(Hook):
         if loader is None:
             return
         for name, dl in loader.loaders.items():
+            # every source shows in the log from the start (0 skipped)
+            names = getattr(dl.dataset, 'source_names', None) or [
+                getattr(dl.dataset, 'source_name', None) or name
+            ]
+            for source in names:
+                loader.health.skipped.setdefault(str(source), {})
             print_log(f'Training stream {name!r}: {dl.dataset!r}'
                       if loader.is_streamed(name) else
                       f'Training stream {name!r}: '
