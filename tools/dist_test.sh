@@ -6,7 +6,7 @@
 #
 # Environment: NNODES, NODE_RANK, PORT, MASTER_ADDR; PYTHON (default: the
 # repository's .venv/bin/python if it exists, else python).
-# On a CPU-only machine add `--cfg-options env_cfg.dist_cfg.backend=gloo`.
+# On a machine without CUDA, test.py switches to gloo and CPU DDP by itself.
 
 CONFIG=$1
 CHECKPOINT=$2

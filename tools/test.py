@@ -20,8 +20,11 @@ if REPO_ROOT not in sys.path:
 
 # stack fixes + registration of icar_mm, before mmengine imports torchvision
 import icar_mm  # noqa: E402,F401
+from icar_mm.utils.cpu_distributed import (  # noqa: E402
+    adapt_distributed_cfg_to_cpu, init_cpu_process_group)
 from icar_mm.utils.preflight import find_missing_inputs  # noqa: E402
 import mmengine  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -111,6 +114,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         Config: The updated config.
     """
     cfg.launcher = args.launcher
+    if args.launcher != 'none':
+        if adapt_distributed_cfg_to_cpu(cfg):
+            print_log('No CUDA: distributed run on CPUs over gloo.',
+                      logger='current')
+        init_cpu_process_group(args.launcher)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:

@@ -29,9 +29,12 @@ if REPO_ROOT not in sys.path:
 
 # stack fixes + registration of icar_mm, before mmengine imports torchvision
 import icar_mm  # noqa: E402,F401
+from icar_mm.utils.cpu_distributed import (  # noqa: E402
+    adapt_distributed_cfg_to_cpu, init_cpu_process_group)
 from icar_mm.utils.preflight import find_missing_inputs  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 from mmengine.device import (is_cuda_available, is_mlu_available,  # noqa: E402
                              is_musa_available, is_npu_available)
@@ -224,6 +227,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_evaluator = None
 
     cfg.launcher = args.launcher
+    if args.launcher != 'none':
+        if adapt_distributed_cfg_to_cpu(cfg):
+            print_log('No CUDA: distributed run on CPUs over gloo.',
+                      logger='current')
+        init_cpu_process_group(args.launcher)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
     if args.work_dir is not None:

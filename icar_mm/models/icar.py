@@ -81,8 +81,13 @@ class ICAR(BaseModel):
             raise ValueError('ICAR needs `cls_head`, `itc_loss` or both.')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
-        self.visual_proj = nn.Linear(feat_channels, embed_dim, bias=False)
-        nn.init.normal_(self.visual_proj.weight, std=feat_channels**-0.5)
+        # the joint-space projection P_v, unless only a linear head uses x
+        self.visual_proj = None
+        if itc_loss is not None or text_encoder is not None or (
+                cls_head is not None and cls_on_projection):
+            self.visual_proj = nn.Linear(
+                feat_channels, embed_dim, bias=False)
+            nn.init.normal_(self.visual_proj.weight, std=feat_channels**-0.5)
         self.text_encoder = None
         if text_encoder is not None:
             text_encoder = dict(text_encoder, embed_dim=embed_dim)

@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 
 from icar_mm.datasets.data_health import log_events
 from icar_mm.registry import HOOKS
+from .checkpoint_due import checkpoint_due
 
 CHECKPOINT_KEY = 'data_streams'
 
@@ -46,6 +47,7 @@ class DataHealthHook(Hook):
         self.interval = interval
         self.log_first = log_first
         self._totals = {}
+        self._stream_states = None
 
     @staticmethod
     def _loader(runner):
@@ -121,14 +123,23 @@ class DataHealthHook(Hook):
         for source, n in totals.items():
             runner.message_hub.update_scalar(f'train/skipped_{_tag(source)}',
                                              n)
+        # checkpoints are written by rank 0 only (before_save_checkpoint
+        # runs there alone): collect every rank's stream position now
+        if checkpoint_due(runner, 'iter'):
+            self._stream_states = all_gather_object(loader.state_dict())
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         loader = self._loader(runner)
         if loader is None:
             return
+        states = self._stream_states
+        self._stream_states = None
+        if states is None:  # a checkpoint outside the schedule
+            if get_world_size() > 1:
+                return
+            states = [loader.state_dict()]
         checkpoint[CHECKPOINT_KEY] = dict(
-            world_size=get_world_size(),
-            ranks=all_gather_object(loader.state_dict()))
+            world_size=get_world_size(), ranks=states)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         loader = self._loader(runner)

@@ -8,6 +8,7 @@ from mmengine.dist import all_gather_object, get_rank
 from mmengine.hooks import Hook
 
 from icar_mm.registry import HOOKS
+from .checkpoint_due import checkpoint_due
 
 
 def _capture() -> Dict:
@@ -41,14 +42,32 @@ class RandomStateHook(Hook):
     resuming, i.e. after the dataloaders were advanced.
     """
 
-    priority = 'VERY_LOW'
+    # before the CheckpointHook (VERY_LOW) in after_train_iter/epoch
+    priority = 'LOW'
 
     def __init__(self) -> None:
         self._pending: Optional[List[Dict]] = None
         self._pending_iter = -1
+        self._gathered: Optional[List[Dict]] = None
+
+    def _gather_if_due(self, runner, stage: str) -> None:
+        # every rank must join the gather: checkpoints are written by rank 0
+        if checkpoint_due(runner, stage):
+            self._gathered = all_gather_object(_capture())
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        self._gather_if_due(runner, 'iter')
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather_if_due(runner, 'epoch')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['rng_states'] = all_gather_object(_capture())
+        # rank 0 only; a checkpoint outside the schedule (e.g. the best
+        # one) carries only rank 0's states, which resume then ignores
+        # for a run of several ranks
+        checkpoint['rng_states'] = self._gathered or [_capture()]
+        self._gathered = None
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         states = checkpoint.get('rng_states')
