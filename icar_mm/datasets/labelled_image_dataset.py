@@ -19,8 +19,6 @@ class without a description -- is reported with its file and line.
 :class:`ImageNetDescribed` is the ImageNet preset (mmpretrain's layout:
 ``train/``, ``val/``, ``meta/{split}.txt``).
 """
-import csv
-import json
 import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -28,37 +26,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from mmengine import fileio
 from mmpretrain.datasets import BaseDataset
 
-from icar_mm.models.text.class_text_sources import load_class_text_file
-from icar_mm.registry import CLASS_TEXT_SOURCES, DATASETS
+from icar_mm.models.text.class_text_sources import (load_class_text_file,
+                                                  load_class_text_source)
+from icar_mm.registry import DATASETS
 from .data_health import SkipBadSamplesMixin
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
-
-
-def class_text_file_locations(path: str) -> List[str]:
-    """``'file line N'`` (TSV) / ``'file entry N'`` (JSON) of each class.
-
-    In the order :func:`load_class_text_file` returns the classes, so error
-    messages can point at the line to fix.
-    """
-    if path.endswith('.json'):
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
-        if isinstance(data, dict):
-            return [f'{path} key {k!r}' for k in data]
-        return [f'{path} entry {i}' for i in range(len(data))]
-    where = []
-    with open(path, encoding='utf-8', newline='') as f:
-        for line_no, row in enumerate(csv.reader(f, delimiter='\t'), 1):
-            if not row or not ''.join(row).strip():
-                continue
-            if line_no == 1 and [c.strip().lower() for c in row[:2]] == [
-                    'name', 'description'
-            ]:
-                continue
-            where.append(f'{path} line {line_no}')
-    return where
 
 
 def load_class_texts(class_texts: Dict) -> Tuple[List[dict], List[str],
@@ -80,22 +54,12 @@ def load_class_texts(class_texts: Dict) -> Tuple[List[dict], List[str],
                          'dict(source=dict(type=NAME)); got '
                          f'{class_texts!r}.')
     if 'file' in class_texts:
-        path = class_texts['file']
-        entries = load_class_text_file(path)
-        return entries, class_text_file_locations(path), f'file {path!r}'
-    source = dict(class_texts['source'])
-    name = source.pop('type')
-    fn = CLASS_TEXT_SOURCES.get(name)
-    if fn is None:
-        raise KeyError(f'Unknown class-text source {name!r}; known: '
-                       f'{sorted(CLASS_TEXT_SOURCES.module_dict)}.')
-    entries = [dict(c) for c in fn(**source)]
-    where = [
-        f'source {name!r} class {i}' +
-        (f' ({c["synset"]})' if c.get('synset') else '')
-        for i, c in enumerate(entries)
-    ]
-    return entries, where, f'source {name!r}'
+        entries = load_class_text_file(class_texts['file'])
+        origin = f'file {class_texts["file"]!r}'
+    else:
+        entries = load_class_text_source(class_texts['source'])
+        origin = f'source {class_texts["source"]["type"]!r}'
+    return entries, [e['where'] for e in entries], origin
 
 
 class _ClassIndex:

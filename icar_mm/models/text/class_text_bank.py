@@ -4,8 +4,9 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
-from icar_mm.registry import CLASS_TEXT_SOURCES, TASK_UTILS
-from .class_text_sources import ClassText, load_class_text_file
+from icar_mm.registry import TASK_UTILS
+from .class_text_sources import (ClassText, load_class_text_file,
+                                 load_class_text_source)
 from .templates import get_templates
 
 
@@ -89,14 +90,7 @@ class ClassTextBank:
                              '`source` or `file` (`classes` names may be '
                              'combined with `file`).')
         if source is not None:
-            source = dict(source)
-            name = source.pop('type')
-            fn = CLASS_TEXT_SOURCES.get(name)
-            if fn is None:
-                raise KeyError(
-                    f'Unknown class-text source {name!r}; known: '
-                    f'{sorted(CLASS_TEXT_SOURCES.module_dict)}.')
-            return [dict(c) for c in fn(**source)]
+            return load_class_text_source(source)
         if file is not None:
             entries = load_class_text_file(file)
             if classes is None:

@@ -97,7 +97,32 @@ def _entry(obj: dict, where: str) -> ClassText:
         obj,
         name=str(obj['name']).strip(),
         description=str(obj.get('description') or '').strip(),
-        aliases=list(aliases))
+        aliases=list(aliases),
+        where=where)
+
+
+def load_class_text_source(source: Dict) -> List[ClassText]:
+    """Classes of a registered class-text source.
+
+    Args:
+        source (dict): ``dict(type=NAME, **kwargs)``, e.g.
+            ``dict(type='imagenet-22k')``.
+
+    Returns:
+        list[dict]: One entry per class; ``where`` names the source and index
+        (and synset) for error messages.
+    """
+    source = dict(source)
+    name = source.pop('type')
+    fn = CLASS_TEXT_SOURCES.get(name)
+    if fn is None:
+        raise KeyError(f'Unknown class-text source {name!r}; known: '
+                       f'{sorted(CLASS_TEXT_SOURCES.module_dict)}.')
+    entries = [dict(c) for c in fn(**source)]
+    for i, entry in enumerate(entries):
+        synset = f' ({entry["synset"]})' if entry.get('synset') else ''
+        entry.setdefault('where', f'source {name!r} class {i}{synset}')
+    return entries
 
 
 def load_class_text_file(path: str) -> List[ClassText]:
@@ -107,7 +132,8 @@ def load_class_text_file(path: str) -> List[ClassText]:
         path (str): ``.json`` or ``.tsv``/``.txt`` file.
 
     Returns:
-        list[dict]: One entry per class, in file order.
+        list[dict]: One entry per class, in file order; ``where`` is the
+        file and line (TSV) or entry (JSON) for error messages.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'Class-text file {path!r} does not exist.')
@@ -118,7 +144,10 @@ def load_class_text_file(path: str) -> List[ClassText]:
             except json.JSONDecodeError as e:
                 raise ValueError(f'{path}: not valid JSON ({e}).') from e
         if isinstance(data, dict):
-            data = [dict(name=k, description=v) for k, v in data.items()]
+            return [
+                _entry(dict(name=k, description=v), f'{path} key {k!r}')
+                for k, v in data.items()
+            ]
         return [_entry(obj, f'{path} entry {i}') for i, obj in enumerate(data)]
     texts = []
     with open(path, encoding='utf-8', newline='') as f:

@@ -2,7 +2,7 @@
 import itertools
 import math
 import weakref
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
