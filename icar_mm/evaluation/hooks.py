@@ -1,5 +1,5 @@
 """Hooks: zero-shot checks during training; text-initialised fine-tuning."""
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.hooks import Hook

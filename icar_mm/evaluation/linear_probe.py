@@ -16,9 +16,8 @@ final classifier is fitted on the K shots only, so no validation label
 ever reaches training (a known flaw of peer tools, where validation data is
 merged into the few-shot training set or drawn from it).
 """
-import math
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 

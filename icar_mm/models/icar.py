@@ -1,5 +1,5 @@
 """The iCAR model: one backbone, classification and image-text alignment."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
