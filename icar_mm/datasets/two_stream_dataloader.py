@@ -168,8 +168,13 @@ class TwoStreamDataLoader:
         self._start_iter = 0
         self._cycles: Dict[str, _Cycle] = {}
         for name, loader in self.loaders.items():
-            for event in getattr(loader.dataset, 'load_skipped', []) or []:
-                self.health.add_events([event])
+            events = getattr(loader.dataset, 'load_skipped', None) or []
+            if events:
+                # annotation lines left out at load time count as read
+                self.health.add_events(events)
+                for source in {e[0] for e in events}:
+                    self.health.samples[source] += _safe_len(loader.dataset)
+                self.health.check({e[0] for e in events})
 
     @property
     def dataset(self):
@@ -268,6 +273,13 @@ class TwoStreamDataLoader:
                 ds = self.loaders[name].dataset
                 if hasattr(ds, 'load_state_dict'):
                     ds.load_state_dict(st)
+
+
+def _safe_len(dataset) -> int:
+    try:
+        return len(dataset)
+    except TypeError:
+        return 0
 
 
 def _batch_len(batch) -> int:

@@ -294,6 +294,14 @@ def test_csv_bad_rows_and_files(pairs, tmp_path):
     assert health.skipped['pairs'] == {'bad_image': 2}
     assert {osp.basename(e[2]) for e in health.pending} == {
         '000007.jpg', '000008.jpg'}
+    # the rows left out at load time count against the limit too
+    from icar_mm.datasets import TwoStreamDataLoader
+    two = TwoStreamDataLoader(dict(itc=loader))
+    assert two.health.skipped == {'pairs': {'empty_caption': 1}}
+    with pytest.raises(TooManyBadSamplesError, match='skipped 1 of 20'):
+        TwoStreamDataLoader(
+            dict(itc=loader),
+            health=DataHealth(max_skipped_ratio=0.01, min_samples=10))
 
 
 def _tool(name):

@@ -87,7 +87,8 @@ def test_swin_config_trains_on_folder_and_shards(tmp_path):
     assert itc['epoch'] == 0 and itc['samples'] == 4
     assert [osp.basename(u) for u in itc['opened']] == ['000000.tar',
                                                         '000001.tar']
-    assert state['health']['skipped'] == {'laion': {'bad_image': 1}}
+    assert state['health']['skipped'] == {'imagenet-22k': {},
+                                          'laion': {'bad_image': 1}}
     # resume from iteration 2: the itc stream continues after its shards
     os.remove(work / 'iter_3.pth')
     with open(work / 'last_checkpoint', 'w') as f:
