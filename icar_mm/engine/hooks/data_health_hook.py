@@ -1,4 +1,4 @@
-"""Skipped samples in the training log; data stream positions in checkpoints."""
+"""Skipped samples in the training log; stream positions in checkpoints."""
 import logging
 import re
 from typing import Optional

@@ -58,10 +58,11 @@ def prepare_stream_cfg(cfg: dict, seed: int) -> dict:
             dataset.batch_size = batch_size
         sampler = cfg.get('sampler')
         if sampler is not None:
+            name = dataset.get('type') if isinstance(
+                dataset, dict) else type(dataset).__name__
             print_log(
-                f'The {dataset.get("type") if isinstance(dataset, dict) else type(dataset).__name__} '  # noqa: E501
-                'stream is read in shard order split across ranks and '
-                f'workers; its sampler {sampler} is not used.',
+                f'The {name} stream is read in shard order split across '
+                f'ranks and workers; its sampler {sampler} is not used.',
                 logger='current',
                 level=logging.INFO)
         cfg['sampler'] = None
