@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import types
+from typing import Dict, Optional, Tuple
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
@@ -191,16 +192,22 @@ def icar_loader(kind: str, data: dict, args):
 
 
 def openclip_loader(data: dict, args):
+    import functools
+
+    import open_clip
+    stub = False
     try:
         import pandas  # noqa: F401
     except ImportError:
         # open_clip_train.data imports pandas for its CSV dataset only;
         # its webdataset pipeline (used here) does not need it
         sys.modules['pandas'] = types.ModuleType('pandas')
-    import functools
-
-    import open_clip
-    import open_clip_train.data as ocd
+        stub = True
+    try:
+        import open_clip_train.data as ocd
+    finally:
+        if stub:  # nobody else may mistake the stub for pandas
+            del sys.modules['pandas']
     from webdataset.tariterators import tar_file_expander
     # OpenCLIP's group_by_keys_nothrow predates webdataset 1.x, whose
     # tar_file_expander yields an end-of-shard marker ({}) it cannot read;
@@ -226,40 +233,53 @@ def openclip_loader(data: dict, args):
     return batches
 
 
-def measure(batches, model_side=None, repeats: int = 3) -> dict:
-    """Images/s of a loader, and of loader + model-side work per batch.
+def _epoch(batches, keep: Optional[list] = None) -> Tuple[int, float]:
+    """(images, seconds) of one epoch, the warm-up batch excluded."""
+    it = batches()
+    next(it)  # worker start-up and first batch: not timed
+    n = 0
+    start = time.perf_counter()
+    for images, texts in it:
+        n += len(images)
+        if keep is not None:
+            keep.append((images, texts))
+    return n, time.perf_counter() - start
 
-    The loader rate is the best of ``repeats`` epochs (warm-up batch
-    excluded). Each ``model_side`` step (``name -> fn(images, texts)``) is
-    timed separately on the batches of one epoch, in the main process with
-    no loader running, as milliseconds per image.
+
+def measure_all(loaders: Dict[str, object], model_side: Dict[str, object],
+                repeats: int = 3) -> Dict[str, dict]:
+    """Loader images/s of each pipeline (best of ``repeats`` epochs, the
+    pipelines taking turns so that a busy machine hurts them alike), and
+    the model-side steps of the icar pipelines in ms per image (timed on
+    one epoch's batches, in the main process with no loader running).
     """
-    best = None
-    kept = []
+    results: Dict[str, dict] = {}
+    kept: Dict[str, list] = {}
     for r in range(repeats):
-        it = batches()
-        next(it)  # worker start-up and first batch: not timed
-        n = 0
-        start = time.perf_counter()
-        for images, texts in it:
-            n += len(images)
-            if model_side and r == 0:
-                kept.append((images, texts))
-        elapsed = time.perf_counter() - start
-        rate = n / elapsed
-        if best is None or rate > best['loader_images_per_s']:
-            best = dict(loader_images_per_s=rate, images=n, seconds=elapsed)
-    best['model_side_ms_per_image'] = {}
-    for name, fn in (model_side or {}).items():
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            for images, texts in kept:
-                fn(images, texts)
-            times.append(time.perf_counter() - t)
-        best['model_side_ms_per_image'][name] = (
-            min(times) / sum(len(i) for i, _ in kept) * 1e3)
-    return best
+        for name, batches in loaders.items():
+            keep = kept.setdefault(name, []) if (
+                r == 0 and name.startswith('icar')) else None
+            n, seconds = _epoch(batches, keep)
+            best = results.get(name)
+            if best is None or n / seconds > best['loader_images_per_s']:
+                results[name] = dict(
+                    loader_images_per_s=n / seconds, images=n,
+                    seconds=seconds)
+    for name, result in results.items():
+        result['model_side_ms_per_image'] = {}
+        batches = kept.get(name)
+        if not batches:
+            continue
+        for step, fn in model_side.items():
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                for images, texts in batches:
+                    fn(images, texts)
+                times.append(time.perf_counter() - t)
+            result['model_side_ms_per_image'][step] = (
+                min(times) / sum(len(i) for i, _ in batches) * 1e3)
+    return results
 
 
 def with_model_side(result: dict, steps) -> float:
@@ -302,24 +322,22 @@ def main(argv=None) -> int:
         normalize=lambda images, texts: preproc(
             dict(inputs=images, data_samples=None)))
 
-    results = {}
-    for name in args.pipelines.split(','):
-        name = name.strip()
+    loaders = {}
+    for name in [n.strip() for n in args.pipelines.split(',') if n.strip()]:
         if name == 'icar-shards':
-            r = measure(icar_loader('shards', data, args), model_side,
-                        args.repeats)
+            loaders[name] = icar_loader('shards', data, args)
         elif name == 'icar-csv':
-            r = measure(icar_loader('csv', data, args), model_side,
-                        args.repeats)
+            loaders[name] = icar_loader('csv', data, args)
         elif name == 'openclip-shards':
-            r = measure(openclip_loader(data, args), None, args.repeats)
+            loaders[name] = openclip_loader(data, args)
         else:
             raise ValueError(f'unknown pipeline {name!r}')
+    results = measure_all(loaders, model_side, args.repeats)
+    for name, r in results.items():
         # decode + augment + tokenize, per worker
         r['images_per_s'] = with_model_side(r, ['tokenize'])
         r['images_per_s_cpu_normalize'] = with_model_side(
             r, ['tokenize', 'normalize'])
-        results[name] = r
         ms = r['model_side_ms_per_image']
         extra = (f' + tokenize {ms["tokenize"]:.3f} ms/image in the model; '
                  f'device-side normalise {ms["normalize"]:.3f} ms/image on '
