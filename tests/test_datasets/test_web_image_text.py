@@ -115,6 +115,23 @@ def test_synthetic_world_shards_match_its_csv(tmp_path):
                for k in a)
 
 
+def test_laion_scale_config_builds(written):
+    root, paths = written
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/datasets/in22k-laion-wds_bs128.py'))
+    itc = cfg.train_dataloader.itc
+    assert itc.sampler is None and 'image_key' not in itc.dataset
+    dataset = itc.dataset.to_dict()
+    dataset.update(data_root=root, pipeline=PLAIN, batch_size=8,
+                   epoch_samples=50)
+    for src in dataset['sources']:
+        src['urls'] = 'shards/{000000..000003}.tar'
+    ds = DATASETS.build(dataset)
+    assert ds.resampled and ds.source_names == ['laion400m', 'cc12m']
+    assert [s.weight for s in ds.sources] == [4.0, 1.0]
+    assert sum(len(b) for b in ds) == 50
+
+
 def test_shuffled_epochs_and_workers(written):
     root, paths = written
     ds = WebImageTextDataset(urls=paths['pattern'], pipeline=PLAIN,
