@@ -42,16 +42,7 @@ from icar_mm.models.text.text_encoder import TextEncoder  # noqa: E402
 
 WORLD = 2
 DIM = 16
-TINY_TEXT = dict(
-    model_type='bert',
-    hidden_size=32,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    intermediate_size=64,
-    vocab_size=300,
-    max_position_embeddings=128,
-    hidden_dropout_prob=0.,
-    attention_probs_dropout_prob=0.)
+from tiny_models import TINY_TEXT  # noqa: E402
 CLASSES7 = ['cat', 'dog', 'red car', 'blue boat', 'tree', 'house', 'fish']
 CLS_LABELS = torch.tensor([0, 6, 2, 2, 4, 1, 6, 3])  # 4 per rank
 CLASSES12 = [f'class number {i}' for i in range(12)]

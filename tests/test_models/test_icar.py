@@ -10,16 +10,7 @@ from icar_mm.models.heads import TextMetaClsHead
 from icar_mm.registry import MODELS
 
 EMBED = 16
-TINY_TEXT = dict(
-    model_type='bert',
-    hidden_size=32,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    intermediate_size=64,
-    vocab_size=300,
-    max_position_embeddings=128,
-    hidden_dropout_prob=0.,
-    attention_probs_dropout_prob=0.)
+from tiny_models import TINY_TEXT  # noqa: E402
 BACKBONE = dict(
     type='ResNet', depth=18, stem_channels=8, base_channels=8)  # 64 out
 CLASSES = ['red circle', 'blue square', 'green triangle']

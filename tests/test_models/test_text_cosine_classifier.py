@@ -15,16 +15,7 @@ from icar_mm.models.text.text_cosine_classifier import TextCosineClassifier
 from icar_mm.models.text.text_encoder import TextEncoder
 
 DIM = 16
-TINY_TEXT = dict(
-    model_type='bert',
-    hidden_size=32,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    intermediate_size=64,
-    vocab_size=300,
-    max_position_embeddings=128,
-    hidden_dropout_prob=0.,
-    attention_probs_dropout_prob=0.)
+from tiny_models import TINY_TEXT  # noqa: E402
 CLASSES = ['cat', 'dog', 'red car', 'blue boat', 'tree', 'house', 'fish']
 TEMPLATES = ['a photo of a {}.', 'a drawing of the {}.', '{}', 'my {}!']
 
