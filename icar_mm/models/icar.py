@@ -206,11 +206,21 @@ class ICAR(BaseModel):
         Returns:
             list[DataSample]: With ``pred_score`` and ``pred_label``.
         """
+        return self.predict_from_feats(self.extract_feat(inputs), data_samples)
+
+    def predict_from_feats(self,
+                           x: torch.Tensor,
+                           data_samples: Optional[List[DataSample]] = None
+                           ) -> List[DataSample]:
+        """:meth:`predict` on backbone + neck features ``x``.
+
+        For callers that score several vocabularies on features computed
+        once (:class:`ZeroShotValLoop`).
+        """
         if self.vocabulary is None and self.cls_head is None:
             raise ValueError('A model without cls_head predicts over a '
                              'vocabulary: set `vocabulary` in the config or '
                              'call set_vocabulary().')
-        x = self.extract_feat(inputs)
         if self.vocabulary is None:
             if isinstance(self.cls_head, TextMetaClsHead):
                 return self.cls_head.predict((self.visual_proj(x), ),

@@ -46,3 +46,31 @@ def test_each_vocabulary_scored_as_if_alone(tmp_path):
         assert abs(metrics[f'{name}/accuracy/top1'] -
                    100. * correct / total) < 1e-6
     model.set_vocabulary(None)
+
+
+def test_no_vocabulary_scores_the_training_classes(tmp_path):
+    cfg = Config.fromfile(DEMO)
+    cfg.work_dir = str(tmp_path)
+    cfg.log_level = 'WARNING'
+    cfg.merge_from_dict({
+        'model.backbone.base_channels': 16,
+        'model.backbone.stem_channels': 16,
+        'model.feat_channels': 128,
+        'val_dataloader.dataset.split': 'val',
+        'val_dataloader.dataset.num_per_class': 2,
+        'val_dataloader.batch_size': 16,
+        'val_dataloader.num_workers': 0,
+        'val_cfg.vocabularies': dict(seen=None),
+    })
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.val_loop.run()
+    model = runner.model
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for batch in runner.val_loop.dataloader:
+            for sample in model.val_step(batch):
+                correct += int(sample.pred_label == sample.gt_label)
+                total += 1
+    assert total == 52
+    assert abs(metrics['seen/accuracy/top1'] - 100. * correct / total) < 1e-6

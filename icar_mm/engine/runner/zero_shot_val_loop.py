@@ -84,12 +84,13 @@ class ZeroShotValLoop(ValLoop):
                 device_type=next(model.parameters()).device.type,
                 enabled=self.fp16):
             data = model.data_preprocessor(data_batch, False)
-            embeds = model.visual_proj(model.extract_feat(data['inputs']))
+            feats = model.extract_feat(data['inputs'])
+            embeds = model.visual_proj(feats) if model.visual_proj else None
             outputs = None
             for name, bank in self.vocabularies.items():
                 samples = copy.deepcopy(data['data_samples'])
                 if bank is None:
-                    samples = model.predict(data['inputs'], samples)
+                    samples = model.predict_from_feats(feats, samples)
                 else:
                     samples = model.classify(embeds, samples, bank)
                 self.evaluators[name].process(
