@@ -1,0 +1,118 @@
+"""Action recognition (mmaction2): 2D -> Video Swin inflation, text head,
+synthetic clips, zero-shot transfer by swapping the class list."""
+import copy
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import icar_mm  # noqa: F401
+import icar_mm.downstream.action  # noqa: F401
+from icar_mm.converters.video_swin_inflation import (
+    check_state_dict, icar_to_video_recognizer, inflate_relative_position_bias,
+    inflate_swin2d_state_dict, relative_position_index_3d)
+from icar_mm.datasets.synthetic_world_clips import (SyntheticWorldClips,
+                                                    clip_class_texts)
+from tiny_models import TINY_TEXT
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY_ARCH = dict(embed_dims=16, depths=[2, 2], num_heads=[2, 4])
+
+
+def _swin2d(window=4):
+    from mmpretrain.models import SwinTransformer
+    torch.manual_seed(0)
+    model = SwinTransformer(arch=TINY_ARCH, img_size=32, window_size=window,
+                            out_indices=(1, ), drop_path_rate=0.)
+    with torch.no_grad():  # non-trivial biases and norms everywhere
+        for name, p in model.named_parameters():
+            if 'norm' in name or name.endswith('bias'):
+                p.add_(torch.randn_like(p) * 0.2)
+    model.eval()  # mmpretrain's train() returns None
+    return model
+
+
+def _swin3d(window=(2, 4, 4), patch_t=2):
+    from mmaction.models import SwinTransformer3D
+    model = SwinTransformer3D(arch=TINY_ARCH, pretrained2d=False,
+                              patch_size=(patch_t, 4, 4), window_size=window,
+                              out_indices=(1, ), drop_path_rate=0.)
+    model.eval()
+    return model
+
+
+@pytest.mark.parametrize('temporal_init', ['repeat', 'centre'])
+def test_inflated_swin_on_identical_frames_equals_2d_swin(temporal_init):
+    """8 identical frames, temporal patch 2, temporal window 2: 4 temporal
+    tokens with a shifted temporal window (masked attention) in stage 1 and
+    shifted spatial windows (8x8 tokens, window 4). Every temporal position
+    of the 3D output equals the 2D output of the frame: attention over
+    identical temporal copies with a temporally constant bias is the 2D
+    attention, and patch merging is permuted to mmaction's order.
+    Tolerance 1e-5: float32 sums in a different order (LayerNorm over
+    permuted channels, softmax over 2x the keys), values O(1)."""
+    model2d = _swin2d()
+    model3d = _swin3d()
+    state, unused = inflate_swin2d_state_dict(
+        model2d.state_dict(), window_size=(2, 4, 4), patch_size_t=2,
+        temporal_init=temporal_init)
+    assert unused == []
+    report = check_state_dict(state, model3d.state_dict())
+    assert report == dict(missing=[], unexpected=[], shape=[])
+    model3d.load_state_dict(state, strict=True)
+    frame = torch.randn(2, 3, 32, 32)
+    clip = frame[:, :, None].repeat(1, 1, 8, 1, 1)
+    with torch.no_grad():
+        out2d = model2d(frame)[0]
+        out3d = model3d(clip)
+    assert out3d.shape == (2, 32, 4, 4, 4) and out2d.shape == (2, 32, 4, 4)
+    for t in range(out3d.shape[2]):
+        torch.testing.assert_close(out3d[:, :, t], out2d, atol=1e-5,
+                                   rtol=1e-5)
+    # the merging permutation matters: without it the outputs differ
+    src = model2d.state_dict()
+    bad = dict(state)
+    for name in ('reduction.weight', 'norm.weight', 'norm.bias'):
+        bad[f'layers.0.downsample.{name}'] = src[
+            f'stages.0.downsample.{name}']
+    model3d.load_state_dict(bad)
+    with torch.no_grad():
+        assert (model3d(clip)[:, :, 0] - out2d).abs().max() > 1e-2
+
+
+def test_relative_position_bias_resize_and_tiling():
+    table = torch.randn(49, 3)  # 2D window 4
+    same = inflate_relative_position_bias(table, (3, 4, 4))
+    assert same.shape == (5 * 49, 3)
+    for d in range(5):  # constant over the temporal offsets
+        torch.testing.assert_close(same[d * 49:(d + 1) * 49], table)
+    bigger = inflate_relative_position_bias(table, (2, 7, 7))
+    assert bigger.shape == (3 * 13 * 13, 3)
+    # bicubic resize keeps a constant table constant
+    const = inflate_relative_position_bias(torch.ones(49, 3), (2, 7, 7))
+    torch.testing.assert_close(const, torch.ones_like(const))
+    # the index buffer matches mmaction's own
+    from mmaction.models.backbones.swin import WindowAttention3D
+    attn = WindowAttention3D(8, (2, 3, 5), 2)
+    assert torch.equal(relative_position_index_3d((2, 3, 5)),
+                       attn.relative_position_index)
+
+
+def test_inflation_reports_unused_and_checks_shapes():
+    model2d = _swin2d()
+    src = dict(model2d.state_dict(), **{'head.fc.weight': torch.zeros(3)})
+    state, unused = inflate_swin2d_state_dict(src, (2, 4, 4), 2)
+    assert unused == ['head.fc.weight']
+    report = check_state_dict(state, _swin3d(window=(2, 7, 7)).state_dict())
+    assert report['missing'] == [] and report['unexpected'] == []
+    assert {k for k, *_ in report['shape']} >= {
+        'layers.0.blocks.0.attn.relative_position_bias_table',
+        'layers.0.blocks.0.attn.relative_position_index'
+    }
+    with pytest.raises(ValueError, match='temporal_init'):
+        inflate_swin2d_state_dict(model2d.state_dict(), temporal_init='x')
+    with pytest.raises(ValueError, match='stages'):
+        inflate_swin2d_state_dict({'fc.weight': torch.zeros(1)})
