@@ -10,6 +10,7 @@ from icar_mm.registry import MODELS
 from .heads.text_meta_cls_head import TextMetaClsHead
 from .text.class_text_bank import ClassTextBank, build_class_text_bank
 from .text.text_cosine_classifier import TextCosineClassifier
+from .utils.feature_cache import feature_cache_step, split_streams
 
 Streams = Dict[str, Optional[torch.Tensor]]
 
@@ -54,6 +55,13 @@ class ICAR(BaseModel):
         vocabulary (dict, optional): :class:`ClassTextBank` config of the
             classes :meth:`predict` scores (zero-shot); defaults to the
             training classes of the head. See :meth:`set_vocabulary`.
+        accum_freq (int): Feature-cache gradient accumulation: split each
+            batch into this many micro-batches and get the gradients of the
+            full batch (contrastive loss over all of it) with the
+            activation memory of one micro-batch (OpenCLIP's
+            ``--accum-freq``; see :mod:`icar_mm.models.utils.feature_cache`).
+            Distributed runs need ``model_wrapper_cfg=dict(type=
+            'FeatureCacheDistributedDataParallel')``. Defaults to 1 (off).
         data_preprocessor (dict, optional): Defaults to
             ``TwoStreamDataPreprocessor``.
         init_cfg (dict, optional): Initialization config.
@@ -69,6 +77,7 @@ class ICAR(BaseModel):
                  itc_loss: Optional[Dict] = None,
                  cls_on_projection: bool = True,
                  vocabulary: Optional[Dict] = None,
+                 accum_freq: int = 1,
                  data_preprocessor: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
         if data_preprocessor is None:
@@ -108,6 +117,9 @@ class ICAR(BaseModel):
             self._clip_classifier = TextCosineClassifier(tau=0.01)
         self.vocabulary: Optional[ClassTextBank] = None
         self.set_vocabulary(vocabulary)
+        if accum_freq < 1:
+            raise ValueError(f'accum_freq must be >= 1, got {accum_freq}.')
+        self.accum_freq = accum_freq
 
     @property
     def zero_shot_classifier(self) -> Optional[TextCosineClassifier]:
@@ -152,6 +164,58 @@ class ICAR(BaseModel):
             return dict(zip(present, feats.split(sizes)))
         return {k: self.extract_feat(v) for k, v in present.items()}
 
+    def representations(self, inputs: Streams,
+                        data_samples: Dict[str, List[DataSample]]
+                        ) -> Dict[str, torch.Tensor]:
+        """What the losses need from the towers, per sample.
+
+        Args:
+            inputs (dict): ``cls`` and/or ``itc`` image batches.
+            data_samples (dict): ``itc`` samples with ``text`` (captions).
+
+        Returns:
+            dict: ``cls`` (classification-head input), ``itc_image`` and
+            ``itc_text`` (unnormalised joint-space embeddings).
+        """
+        feats = self._features(inputs)
+        reps = {}
+        if 'cls' in feats:
+            if self.cls_head is None:
+                raise ValueError('Got an image-label batch but the model has '
+                                 'no cls_head; remove the cls stream.')
+            x = feats['cls']
+            reps['cls'] = self.visual_proj(x) if self.cls_on_projection else x
+        if 'itc' in feats:
+            if self.itc_loss is None:
+                raise ValueError('Got an image-text batch but the model has '
+                                 'no itc_loss; remove the itc stream.')
+            captions = [s.text for s in data_samples['itc']]
+            reps['itc_image'] = self.visual_proj(feats['itc'])
+            reps['itc_text'] = self.text_encoder(captions, normalize=False)
+        return reps
+
+    def losses_from_representations(
+            self, reps: Dict[str, torch.Tensor],
+            data_samples: Dict[str, List[DataSample]]
+    ) -> Dict[str, torch.Tensor]:
+        """The losses of a batch given its :meth:`representations`.
+
+        The class weights are generated here, from the text encoder.
+        """
+        losses = {}
+        if 'cls' in reps:
+            kwargs = dict(text_encoder=self.text_encoder) if isinstance(
+                self.cls_head, TextMetaClsHead) else {}
+            cls_losses = self.cls_head.loss((reps['cls'], ),
+                                            data_samples['cls'], **kwargs)
+            losses.update({
+                k.replace('loss', 'loss_cls', 1): v
+                for k, v in cls_losses.items()
+            })
+        if 'itc_image' in reps:
+            losses.update(self.itc_loss(reps['itc_image'], reps['itc_text']))
+        return losses
+
     def loss(self, inputs: Streams,
              data_samples: Dict[str, List[DataSample]]
              ) -> Dict[str, torch.Tensor]:
@@ -165,33 +229,44 @@ class ICAR(BaseModel):
         Returns:
             dict: ``loss_cls`` and/or ``loss_itc`` and logging values.
         """
-        feats = self._features(inputs)
-        losses = {}
-        if 'cls' in feats:
-            if self.cls_head is None:
-                raise ValueError('Got an image-label batch but the model has '
-                                 'no cls_head; remove the cls stream.')
-            x = feats['cls']
-            if self.cls_on_projection:
-                x = self.visual_proj(x)
-            kwargs = dict(text_encoder=self.text_encoder) if isinstance(
-                self.cls_head, TextMetaClsHead) else {}
-            cls_losses = self.cls_head.loss((x, ), data_samples['cls'],
-                                            **kwargs)
-            losses.update({
-                k.replace('loss', 'loss_cls', 1): v
-                for k, v in cls_losses.items()
-            })
-        if 'itc' in feats:
-            if self.itc_loss is None:
-                raise ValueError('Got an image-text batch but the model has '
-                                 'no itc_loss; remove the itc stream.')
-            captions = [s.text for s in data_samples['itc']]
-            losses.update(
-                self.itc_loss(
-                    self.visual_proj(feats['itc']),
-                    self.text_encoder(captions, normalize=False)))
-        return losses
+        return self.losses_from_representations(
+            self.representations(inputs, data_samples), data_samples)
+
+    def train_step(self, data, optim_wrapper, ddp=None
+                   ) -> Dict[str, torch.Tensor]:
+        """One optimisation step; feature-cache accumulation if enabled.
+
+        Args:
+            data (dict): A batch from the dataloader.
+            optim_wrapper (OptimWrapper): The optimizer wrapper.
+            ddp (nn.Module, optional): The DDP wrapper of this model
+                (:class:`FeatureCacheDistributedDataParallel` passes it).
+
+        Returns:
+            dict: The logged losses.
+        """
+        if self.accum_freq == 1:
+            return super().train_step(data, optim_wrapper)
+        if optim_wrapper._accumulative_counts != 1:
+            raise ValueError(
+                'accum_freq (feature-cache accumulation) and '
+                'optim_wrapper.accumulative_counts cannot be combined: use '
+                'accum_freq alone for contrastive-correct accumulation.')
+        data = self.data_preprocessor(data, True)
+        data_samples = data['data_samples']
+        chunks = split_streams(data['inputs'], data_samples, self.accum_freq)
+        log_vars = {}
+
+        def compute_loss(reps):
+            loss, parsed = self.parse_losses(
+                self.losses_from_representations(reps, data_samples))
+            log_vars.update(parsed)
+            return loss
+
+        feature_cache_step(self, chunks, compute_loss, optim_wrapper, ddp)
+        optim_wrapper.step()
+        optim_wrapper.zero_grad()
+        return log_vars
 
     def predict(self,
                 inputs: torch.Tensor,
@@ -273,4 +348,6 @@ class ICAR(BaseModel):
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
             return self.embed_images(inputs)
+        if mode == 'representations':
+            return self.representations(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')

@@ -30,7 +30,8 @@ def adapt_distributed_cfg_to_cpu(cfg: Config) -> bool:
         broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     if wrapper.get('type', 'MMDistributedDataParallel') in (
-            'MMDistributedDataParallel', 'MMSeparateDistributedDataParallel'):
+            'MMDistributedDataParallel', 'MMSeparateDistributedDataParallel',
+            'FeatureCacheDistributedDataParallel'):
         changed = changed or 'device_ids' not in wrapper
         wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper

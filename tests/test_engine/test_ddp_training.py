@@ -118,6 +118,68 @@ def ddp_worker(rank, world_size, work_dir):
     return train(cfg)
 
 
+def feature_cache_ddp_worker(rank, world_size, work_dir):
+    """Batch 4 per rank, accumulated over 2 micro-batches of 2."""
+    os.environ['LOCAL_RANK'] = str(rank)
+    os.environ['RANK'] = str(rank)
+    os.environ['WORLD_SIZE'] = str(world_size)
+    cfg = deterministic_cfg(work_dir, batch_size=4)
+    cfg.model.accum_freq = 2
+    cfg.model_wrapper_cfg = dict(type='FeatureCacheDistributedDataParallel',
+                                 broadcast_buffers=False)
+    cfg.launcher = 'pytorch'
+    assert adapt_distributed_cfg_to_cpu(cfg)
+    runner = Runner.from_cfg(cfg)
+    recorder = GlobalLossRecorder()
+    runner.register_hook(recorder, priority='LOWEST')
+    sizes = []
+    module = runner.model.module
+    representations = module.representations
+    module.representations = lambda inputs, samples: (sizes.append(
+        {k: v.shape[0] for k, v in inputs.items()}), representations(
+            inputs, samples))[1]
+    runner.train()
+    return recorder.losses, sizes
+
+
+def plain_ddp_with_accum_freq_worker(rank, world_size, work_dir):
+    os.environ['LOCAL_RANK'] = str(rank)
+    os.environ['RANK'] = str(rank)
+    os.environ['WORLD_SIZE'] = str(world_size)
+    cfg = deterministic_cfg(work_dir, batch_size=4)
+    cfg.model.accum_freq = 2
+    cfg.launcher = 'pytorch'
+    adapt_distributed_cfg_to_cpu(cfg)
+    try:
+        train(cfg)
+    except ValueError as e:
+        return str(e)
+
+
+def test_feature_cache_accumulation_under_ddp_equals_one_process(tmp_path):
+    """2 ranks x 2 micro-batches of 2 = 1 process with batch 8: the
+    contrastive loss spans all 8 pairs, the gradients are averaged once."""
+    torch.set_num_threads(1)
+    single = train(deterministic_cfg(str(tmp_path / 'single'), 8))
+    ranks = run_distributed(
+        __file__, 'feature_cache_ddp_worker', world_size=2,
+        args=(str(tmp_path / 'ddp'), ))
+    (losses, sizes), (losses1, _) = ranks
+    assert losses == losses1
+    # each step: 2 cached + 2 re-encoded micro-batches of 2 per stream
+    assert sizes == [{'cls': 2, 'itc': 2}] * 4 * ITERS
+    for it, (a, b) in enumerate(zip(single, losses)):
+        for name, x, y in zip(('loss_cls', 'loss_itc'), a, b):
+            assert abs(x - y) < 1e-4 * max(1., abs(x)), (it, name, x, y)
+
+
+def test_accum_freq_under_plain_ddp_is_a_clear_error(tmp_path):
+    errors = run_distributed(
+        __file__, 'plain_ddp_with_accum_freq_worker', world_size=2,
+        args=(str(tmp_path), ))
+    assert all('FeatureCacheDistributedDataParallel' in e for e in errors)
+
+
 def test_two_processes_equal_one_process_with_double_batch(tmp_path):
     torch.set_num_threads(1)
     single = train(deterministic_cfg(str(tmp_path / 'single'), 8))

@@ -5,6 +5,7 @@ from typing import Dict, Optional, Union
 
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from torch.utils.data import IterableDataset
 
@@ -12,6 +13,7 @@ from icar_mm.datasets.data_health import DataHealth
 from icar_mm.datasets.two_stream_dataloader import STREAMS, \
     TwoStreamDataLoader
 from icar_mm.registry import DATASETS, LOOPS
+from ..model_wrappers import FeatureCacheDistributedDataParallel
 
 
 def dataset_is_streamed(dataset_cfg) -> bool:
@@ -173,6 +175,18 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                 f'{diff[:5]}. Point model.cls_head.classifier.class_texts at '
                 'the dataset\'s class list.')
 
+    def _check_model_wrapper(self) -> None:
+        """Feature-cache accumulation needs its DDP wrapper."""
+        model = self.runner.model
+        accum_freq = getattr(getattr(model, 'module', model), 'accum_freq', 1)
+        if accum_freq > 1 and is_model_wrapper(model) and not isinstance(
+                model, FeatureCacheDistributedDataParallel):
+            raise ValueError(
+                f'model.accum_freq={accum_freq} under {type(model).__name__}'
+                ', whose train step would ignore it. Set model_wrapper_cfg='
+                "dict(type='FeatureCacheDistributedDataParallel') in the "
+                'config.')
+
     def run(self) -> None:
         """Launch training (as :class:`IterBasedTrainLoop`, smarter resume).
 
@@ -181,6 +195,7 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
         stream by the batches it delivered, and streamed datasets continue
         from their checkpointed position.
         """
+        self._check_model_wrapper()
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         if self._iter > 0:

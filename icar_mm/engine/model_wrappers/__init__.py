@@ -1,0 +1,3 @@
+from .feature_cache_ddp import FeatureCacheDistributedDataParallel
+
+__all__ = ['FeatureCacheDistributedDataParallel']
