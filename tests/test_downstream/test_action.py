@@ -116,3 +116,111 @@ def test_inflation_reports_unused_and_checks_shapes():
         inflate_swin2d_state_dict(model2d.state_dict(), temporal_init='x')
     with pytest.raises(ValueError, match='stages'):
         inflate_swin2d_state_dict({'fc.weight': torch.zeros(1)})
+
+
+CONFIG = osp.join(ROOT, 'configs/downstream/action/'
+                  'icar_swin3d-tiny-minilm_1xb16-8x1x1-600i_'
+                  'synthetic-world-clips.py')
+ZERO_SHOT_CONFIG = osp.join(ROOT, 'configs/downstream/action/'
+                            'icar_swin3d-tiny-minilm_synthetic-world-clips_'
+                            'zero-shot-novel.py')
+
+
+def _tiny_cfg(path=CONFIG, freeze=False, num_clips=4):
+    from mmengine.config import Config
+    cfg = Config.fromfile(path)
+    head = cfg.model.cls_head
+    head.text_classifier.text_encoder = dict(config=TINY_TEXT,
+                                             tokenizer='byte')
+    head.text_classifier.embed_dim = 16
+    head.text_classifier.freeze_text_encoder = freeze
+    cfg.model.backbone.arch = dict(embed_dims=8, depths=[1, 1],
+                                   num_heads=[1, 2])
+    head.in_channels = 16
+    for loader in (cfg.train_dataloader, cfg.test_dataloader):
+        loader.dataset.num_clips = num_clips
+    return cfg
+
+
+def _build(cfg):
+    from mmaction.registry import DATASETS, MODELS
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+
+    def batch(loader):
+        dataset = DATASETS.build(loader.dataset)
+        return pseudo_collate([dataset[i] for i in range(len(dataset))])
+    return model, batch
+
+
+@pytest.mark.parametrize('freeze', [False, True])
+def test_recognizer_trains_one_step_and_predicts(freeze):
+    from mmengine.optim import OptimWrapper
+    cfg = _tiny_cfg(freeze=freeze)
+    model, batch = _build(cfg)
+    data = batch(cfg.train_dataloader)
+    assert data['inputs'][0].shape == (1, 3, 8, 32, 32)
+    text = model.cls_head.text_classifier.text_encoder
+    before = [p.detach().clone() for p in text.parameters()]
+    proj = model.cls_head.proj.weight.detach().clone()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.5))
+    model.train()
+    losses = model.train_step(data, optim)
+    assert torch.isfinite(losses['loss_cls'])
+    assert not torch.equal(model.cls_head.proj.weight, proj)
+    moved = any(not torch.equal(a, b)
+                for a, b in zip(before, text.parameters()))
+    assert moved != freeze  # the text encoder learns unless frozen
+    model.eval()
+    preds = model.test_step(batch(cfg.test_dataloader))
+    assert len(preds) == 4
+    assert preds[0].pred_score.shape == (26, )
+
+
+def test_text_head_gradient_reaches_text_encoder():
+    cfg = _tiny_cfg()
+    model, batch = _build(cfg)
+    head = model.cls_head.train()
+    feats = torch.randn(2, 16, 2, 2, 2, requires_grad=True)
+    from mmaction.structures import ActionDataSample
+    samples = [ActionDataSample().set_gt_label(torch.tensor([i]))
+               for i in (3, 7)]
+    head.loss(feats, samples)['loss_cls'].backward()
+    grads = [p.grad for p in head.text_classifier.text_encoder.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(g.abs().sum() for g in grads) > 0
+    assert feats.grad is not None and feats.grad.abs().sum() > 0
+
+
+def test_zero_shot_config_swaps_the_label_set_without_retraining():
+    cfg = _tiny_cfg()
+    model, batch = _build(cfg)
+    zs_cfg = _tiny_cfg(ZERO_SHOT_CONFIG)
+    novel = [c['name'] for c in clip_class_texts('novel')]
+    assert zs_cfg.test_dataloader.dataset.split == 'novel'
+    model.eval()
+    data = batch(cfg.test_dataloader)
+    base_preds = model.test_step(copy.deepcopy(data))
+    head = model.cls_head
+    assert head.class_names == [c['name'] for c in clip_class_texts('base')]
+    head.set_vocabulary(zs_cfg.model.cls_head.test_class_texts)
+    assert head.class_names == novel
+    novel_preds = model.test_step(copy.deepcopy(data))
+    assert base_preds[0].pred_score.shape == (26, )
+    assert novel_preds[0].pred_score.shape == (10, )
+    # the same weights: novel scores are the cosine with the novel texts
+    with torch.no_grad():
+        inputs = model.data_preprocessor(copy.deepcopy(data))['inputs']
+        emb = head.embed(model.extract_feat(inputs)[0])
+        weights = head.text_classifier.class_embeddings()[0]
+        expect = F.softmax(head.text_classifier.classifier.scale *
+                           F.normalize(emb, dim=-1) @ weights.t(), -1)
+    torch.testing.assert_close(
+        torch.stack([p.pred_score for p in novel_preds]), expect)
+    # training switches back to the training classes
+    head.train()
+    assert head.class_names[0] == clip_class_texts('base')[0]['name']

@@ -6,7 +6,10 @@ import torch.nn as nn
 from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
+from mmengine.registry import DefaultScope
 
+from icar_mm.models.text.class_text_bank import (ClassTextBank,
+                                                 build_class_text_bank)
 from icar_mm.registry import MODELS as ICAR_MODELS
 
 
@@ -57,7 +60,9 @@ class TextRecognizerHead(BaseHead):
                  **kwargs) -> None:
         text_classifier = dict(text_classifier)
         text_classifier.setdefault('type', 'TextClassifier')
-        classifier = ICAR_MODELS.build(text_classifier)
+        # build in icar_mm's scope, whatever the host's default scope is
+        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
+            classifier = ICAR_MODELS.build(text_classifier)
         kwargs.setdefault('topk', (1, min(5, len(
             classifier.classifier.class_texts))))
         super().__init__(
@@ -69,7 +74,7 @@ class TextRecognizerHead(BaseHead):
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio else None
         self.proj = nn.Linear(in_channels, classifier.embed_dim, bias=False)
         self.init_std = init_std
-        self.test_class_texts = test_class_texts
+        self.test_class_texts = self._build_bank(test_class_texts)
         self._active_vocabulary = None
 
     def init_weights(self) -> None:
@@ -84,8 +89,15 @@ class TextRecognizerHead(BaseHead):
             class_texts (dict | ClassTextBank | None): The classes; None
                 returns to the training classes.
         """
-        self.test_class_texts = class_texts
+        self.test_class_texts = self._build_bank(class_texts)
         self._sync_vocabulary()
+
+    @staticmethod
+    def _build_bank(class_texts: Union[Dict, ClassTextBank, None]
+                    ) -> Optional[ClassTextBank]:
+        """A bank from its config, built in icar_mm's registry scope."""
+        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
+            return build_class_text_bank(class_texts)
 
     def _sync_vocabulary(self) -> None:
         """Training scores the training classes; evaluation the test ones."""
