@@ -171,6 +171,31 @@ def _import_mmpretrain_models_without_mmdet() -> None:
                 sys.modules[name] = module
 
 
+def _flexible_runner_accepts_any_loader() -> None:
+    """Let ``FlexibleRunner`` (FSDP, DeepSpeed) train a custom loader.
+
+    ``FlexibleRunner.train`` asks ``_get_batch_size`` for the per-device
+    batch size (DeepSpeed's ``train_micro_batch_size_per_gpu``), which only
+    accepts a ``DataLoader`` or a dict. The two-stream loader has a
+    ``batch_size`` of its own; this reads it and leaves every other case to
+    mmengine.
+    """
+    from mmengine.runner import _flexible_runner
+    original = _flexible_runner._get_batch_size
+    if getattr(original, '_icar_mm', False):
+        return
+
+    def _get_batch_size(dataloader):
+        from torch.utils.data import DataLoader
+        if not isinstance(dataloader, (dict, DataLoader)) and isinstance(
+                getattr(dataloader, 'batch_size', None), int):
+            return dataloader.batch_size
+        return original(dataloader)
+
+    _get_batch_size._icar_mm = True
+    _flexible_runner._get_batch_size = _get_batch_size
+
+
 def apply_compat() -> None:
     """Apply the core fixes once; safe to call repeatedly.
 
@@ -183,6 +208,7 @@ def apply_compat() -> None:
     _register_torchvision_cpu_ops()
     _disable_multimodal('mmpretrain')
     _import_mmpretrain_models_without_mmdet()
+    _flexible_runner_accepts_any_loader()
     from .checkpoint_safety import allow_trusted_checkpoint_globals
     allow_trusted_checkpoint_globals()
     _APPLIED = True
