@@ -1,0 +1,61 @@
+"""Swap a detector's vocabulary at inference (open-vocabulary detection)."""
+from typing import Dict, List, Union
+
+import torch.nn as nn
+from mmengine.registry import DefaultScope
+
+from icar_mm.models.text import ClassTextBank, build_class_text_bank
+from icar_mm.registry import MODELS
+from .text_bbox_head import TextConvFCBBoxHead
+
+
+def set_detector_vocabulary(
+        detector: nn.Module,
+        vocabulary: Union[Dict, ClassTextBank, None]) -> List[str]:
+    """Make every text box head of ``detector`` score ``vocabulary``.
+
+    Also checks that a mask head can follow (it must be class-agnostic when
+    the number of classes changes) and sets ``detector.dataset_meta``
+    ``classes`` so that visualisers and ``DetInferencer`` name the labels.
+
+    Args:
+        detector (nn.Module): An mmdet detector with
+            :class:`TextConvFCBBoxHead` box head(s) (cascades included).
+        vocabulary (dict | ClassTextBank | None): The classes; None returns
+            to the training classes.
+
+    Returns:
+        list[str]: The class names now scored (in eval mode).
+    """
+    with DefaultScope.overwrite_default_scope(MODELS.scope):
+        bank = build_class_text_bank(vocabulary)
+    heads = [m for m in detector.modules() if isinstance(m, TextConvFCBBoxHead)]
+    if not heads:
+        raise ValueError(
+            f'{type(detector).__name__} has no TextConvFCBBoxHead: its '
+            'vocabulary is fixed. Use a Text*BBoxHead as roi_head.bbox_head.')
+    for head in heads:
+        head.set_vocabulary(bank)
+    num = len(bank) if bank is not None else heads[0].num_train_classes
+    roi_head = getattr(detector, 'roi_head', None)
+    mask_head = getattr(roi_head, 'mask_head', None)
+    mask_heads = mask_head if isinstance(mask_head, nn.ModuleList) else [
+        mask_head
+    ]
+    for head in mask_heads:
+        if head is None:
+            continue
+        if not getattr(head, 'class_agnostic', False) and \
+                head.num_classes != num:
+            raise ValueError(
+                f'The mask head predicts {head.num_classes} class-specific '
+                f'masks but the vocabulary has {num} classes: set '
+                'roi_head.mask_head.class_agnostic=True for open-vocabulary '
+                'instance segmentation.')
+        head.num_classes = num
+    names = list(bank.names) if bank is not None else list(
+        heads[0].text_classifier.classifier.class_texts.names)
+    meta = dict(getattr(detector, 'dataset_meta', None) or {})
+    meta['classes'] = tuple(names)
+    detector.dataset_meta = meta
+    return names

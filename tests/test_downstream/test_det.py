@@ -1,0 +1,182 @@
+"""mmdet adapter: text-classified RoI box head, configs, open vocabulary."""
+import copy
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+import icar_mm  # noqa: F401
+from icar_mm.datasets.synthetic_world import SyntheticWorld
+from icar_mm.datasets.synthetic_world_instances import (class_names,
+                                                        export_coco_instances)
+from tiny_models import TINY_TEXT
+
+pytest.importorskip('mmdet')
+from mmdet.registry import MODELS  # noqa: E402
+from mmdet.utils import register_all_modules  # noqa: E402
+
+import icar_mm.downstream.det  # noqa: E402,F401
+from icar_mm.downstream.det import (TextConvFCBBoxHead,  # noqa: E402
+                                    set_detector_vocabulary)
+
+CFG_DIR = 'configs/downstream/det/'
+SYNTHETIC = CFG_DIR + 'faster-rcnn_r18-text_fpn_1xb8_synthetic-world-ov.py'
+SYNTHETIC_MASK = CFG_DIR + 'mask-rcnn_r18-text_fpn_1xb8_synthetic-world-ov.py'
+TINY_TEXT_ENCODER = dict(type='TextEncoder', config=TINY_TEXT,
+                         tokenizer='byte', max_length=32)
+
+register_all_modules(init_default_scope=True)
+
+
+@pytest.fixture(scope='module')
+def coco_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp('synthetic_det')
+    export_coco_instances(
+        str(root), dict(train=('base', 4), val=('all', 4)),
+        world=SyntheticWorld(image_size=64))
+    return str(root) + '/'
+
+
+def _tiny_cfg(path, data_root, freeze=False, text_encoder=TINY_TEXT_ENCODER):
+    cfg = Config.fromfile(path)
+    head = cfg.model.roi_head.bbox_head
+    head.text_classifier.text_encoder = copy.deepcopy(text_encoder)
+    head.text_classifier.embed_dim = 16
+    head.text_classifier.freeze_text_encoder = freeze
+    head.fc_out_channels = 32
+    cfg.model.backbone.base_channels = 8
+    cfg.model.neck.in_channels = [8, 16, 32, 64]
+    for dl in (cfg.train_dataloader, cfg.val_dataloader):
+        dl.dataset.data_root = data_root
+        dl.batch_size = 2
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.val_evaluator.ann_file = data_root + 'annotations/val.json'
+    cfg.test_evaluator = cfg.val_evaluator
+    return cfg
+
+
+def _batch(cfg, split='train'):
+    from mmdet.registry import DATASETS
+    from mmengine.dataset import pseudo_collate
+    dl = cfg.train_dataloader if split == 'train' else cfg.val_dataloader
+    dataset = DATASETS.build(dl.dataset)
+    return pseudo_collate([dataset[i] for i in range(2)])
+
+
+def _text_grads(head):
+    return [p.grad for p in head.text_classifier.text_encoder.parameters()]
+
+
+@pytest.mark.parametrize('freeze', [False, True])
+def test_train_step_and_predict_mask_rcnn(coco_dir, freeze):
+    cfg = _tiny_cfg(SYNTHETIC_MASK, coco_dir, freeze=freeze)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    head = model.roi_head.bbox_head
+    assert isinstance(head, TextConvFCBBoxHead)
+    assert head.num_classes == 26 and head.reg_class_agnostic
+    data = model.data_preprocessor(_batch(cfg), True)
+    losses = model(**data, mode='loss')
+    assert {'loss_cls', 'loss_bbox', 'loss_mask'} <= set(losses)
+    # the logits have num_classes + 1 columns, background last
+    feats = torch.randn(3, 64, 7, 7)
+    logits, deltas = head(feats)
+    assert logits.shape == (3, 27) and deltas.shape == (3, 4)
+    model.parse_losses(losses)[0].backward()
+    assert head.bg_embedding.grad is not None
+    assert head.fc_cls.weight.grad is not None
+    grads = _text_grads(head)
+    if freeze:
+        assert all(g is None for g in grads)
+    else:  # the detection loss trains the text encoder
+        assert grads and all(g is not None for g in grads)
+        assert sum(g.abs().sum() for g in grads) > 0
+
+    # eval: the test vocabulary (base + novel) and consistent num_classes
+    model.eval()
+    assert head.num_classes == 36
+    with torch.no_grad():
+        results = model.test_step(_batch(cfg, 'val'))
+    assert len(results) == 2
+    for res in results:
+        labels = res.pred_instances.labels
+        assert labels.numel() == 0 or int(labels.max()) < 36
+        assert res.pred_instances.masks.shape[0] == labels.numel()
+    model.train()
+    assert head.num_classes == 26
+
+
+def test_vocabulary_swap_changes_label_set_without_retraining(coco_dir):
+    cfg = _tiny_cfg(SYNTHETIC, coco_dir)
+    cfg.model.test_cfg.rcnn.score_thr = 0.0
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    batch = _batch(cfg, 'val')
+    with torch.no_grad():
+        full = model.test_step(batch)
+    names = set_detector_vocabulary(
+        model, dict(classes=['pebble', 'kite'], templates=['{}'],
+                    use_descriptions=False))
+    assert names == ['pebble', 'kite']
+    assert model.dataset_meta['classes'] == ('pebble', 'kite')
+    head = model.roi_head.bbox_head
+    assert head.num_classes == 2
+    with torch.no_grad():
+        swapped = model.test_step(batch)
+        logits, _ = head(torch.randn(5, 64, 7, 7))
+    assert logits.shape == (5, 3)
+    labels = torch.cat([r.pred_instances.labels for r in swapped])
+    assert labels.numel() > 0 and set(labels.tolist()) <= {0, 1}
+    full_labels = torch.cat([r.pred_instances.labels for r in full])
+    assert int(full_labels.max()) >= 2  # the 36-class vocabulary used more
+    # the same weights: only the class list changed
+    set_detector_vocabulary(model, None)
+    assert head.num_classes == 26
+
+
+def test_class_specific_regression_refuses_another_vocabulary(coco_dir):
+    cfg = _tiny_cfg(SYNTHETIC, coco_dir)
+    cfg.model.roi_head.bbox_head.reg_class_agnostic = False
+    with pytest.raises(ValueError, match='class-agnostic regression'):
+        MODELS.build(cfg.model)
+    cfg.model.roi_head.bbox_head.test_class_texts = None
+    model = MODELS.build(cfg.model)
+    assert model.roi_head.bbox_head.fc_reg.out_features == 26 * 4
+    with pytest.raises(ValueError, match='num_classes=80'):
+        bad = copy.deepcopy(cfg.model)
+        bad.roi_head.bbox_head.num_classes = 80
+        MODELS.build(bad)
+
+
+def test_synthetic_config_class_lists_match_the_world():
+    cfg = Config.fromfile(SYNTHETIC)
+    assert cfg.base_classes == class_names(split='seen')
+    assert cfg.novel_classes == class_names(split='heldout')
+
+
+def test_coco_export_has_lvis_style_categories(coco_dir):
+    import json
+    with open(osp.join(coco_dir, 'annotations/val.json')) as f:
+        ann = json.load(f)
+    cats = ann['categories']
+    assert len(cats) == 36
+    assert sum(c['split'] == 'novel' for c in cats) == 10
+    assert all(c['def'] for c in cats)
+    with open(osp.join(coco_dir, 'annotations/train.json')) as f:
+        train = json.load(f)
+    novel = {c['id'] for c in cats if c['split'] == 'novel'}
+    assert train['annotations'] and not any(
+        a['category_id'] in novel for a in train['annotations'])
+    # box = tight box of the RLE mask
+    from pycocotools import mask as mask_utils
+    a = ann['annotations'][0]
+    m = mask_utils.decode(a['segmentation'])
+    ys, xs = np.nonzero(m)
+    assert a['bbox'] == [xs.min(), ys.min(), xs.max() + 1 - xs.min(),
+                         ys.max() + 1 - ys.min()]
+    assert a['area'] == int(m.sum())
