@@ -2,7 +2,7 @@
 synthetic clips, zero-shot transfer by swapping the class list."""
 import copy
 import os.path as osp
-import subprocess
+import runpy
 import sys
 
 import pytest
@@ -142,14 +142,15 @@ def _tiny_cfg(path=CONFIG, freeze=False, num_clips=4):
     return cfg
 
 
-def _build(cfg):
+def _build(cfg, init=True):
     from mmaction.registry import DATASETS, MODELS
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
     init_default_scope('mmaction')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    model.init_weights()
+    if init:
+        model.init_weights()
 
     def batch(loader):
         dataset = DATASETS.build(loader.dataset)
@@ -224,3 +225,109 @@ def test_zero_shot_config_swaps_the_label_set_without_retraining():
     # training switches back to the training classes
     head.train()
     assert head.class_names[0] == clip_class_texts('base')[0]['name']
+
+
+def test_converted_icar_checkpoint_scores_identical_frames_like_2d(
+        tmp_path, monkeypatch, capsys):
+    """An icar-style checkpoint (2D Swin + visual_proj + text tower) converted
+    by the tool loads into the recognizer with no missing/unexpected keys,
+    and on a clip of identical frames the recognizer's class scores equal
+    the 2D pipeline's (Swin -> pool -> visual_proj -> text cosine)."""
+    from mmengine.runner import save_checkpoint
+    cfg = _tiny_cfg()
+    cfg.model.backbone.update(arch=TINY_ARCH, window_size=(2, 4, 4),
+                              drop_path_rate=0.)
+    cfg.model.cls_head.in_channels = 32
+    model, _ = _build(cfg)
+    model.eval()
+    model2d = _swin2d()
+    visual_proj = torch.nn.Linear(32, 16, bias=False)
+    text = copy.deepcopy(model.cls_head.text_classifier.text_encoder)
+    with torch.no_grad():
+        for p in text.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    state = {f'backbone.{k}': v for k, v in model2d.state_dict().items()}
+    state.update({'visual_proj.weight': visual_proj.weight.detach(),
+                  **{f'text_encoder.{k}': v
+                     for k, v in text.state_dict().items()}})
+    src, dst = tmp_path / 'icar.pth', tmp_path / 'video.pth'
+    save_checkpoint({'state_dict': state}, str(src))
+    cfg_file = tmp_path / 'cfg.py'
+    cfg.dump(str(cfg_file))
+    tool = runpy.run_path(osp.join(ROOT, 'tools/model_converters/'
+                                   'swin2d_to_video_swin.py'))
+    monkeypatch.setattr(sys, 'argv', [
+        'swin2d_to_video_swin.py', str(src), str(dst), '--window-size', '2',
+        '4', '4', '--config', str(cfg_file)])
+    assert tool['main']() == 0
+    out = capsys.readouterr().out
+    assert 'unused source keys (0)' in out
+    assert 'missing (0)' in out and 'unexpected (0)' in out
+    converted = torch.load(str(dst), weights_only=True)['state_dict']
+    missing, unexpected = model.load_state_dict(converted, strict=False)
+    assert unexpected == []
+    assert not [k for k in missing if k.startswith('backbone.')
+                or 'text_encoder' in k or k == 'cls_head.proj.weight']
+    frame = torch.randn(2, 3, 32, 32)
+    clip = frame[:, :, None].repeat(1, 1, 8, 1, 1)
+    head = model.cls_head
+    with torch.no_grad():
+        logits3d = head(model.backbone(clip))
+        feat2d = model2d(frame)[0].mean(dim=(2, 3))
+        weights = head.text_classifier.classifier.ensemble_class_embeddings(
+            text, head.text_classifier.classifier.class_texts)
+        logits2d = head.text_classifier.classifier.scale * F.normalize(
+            visual_proj(feat2d), dim=-1) @ weights.t()
+    torch.testing.assert_close(logits3d, logits2d, atol=1e-4, rtol=1e-4)
+
+
+def test_kinetics_configs_follow_the_recipe_and_build():
+    from mmengine.config import Config
+    path = osp.join(ROOT, 'configs/downstream/action/'
+                    'icar_video-swin-b-p244-w877_8xb8-32x2x1-30e_'
+                    'kinetics400-rgb.py')
+    cfg = Config.fromfile(path)
+    bb, head = cfg.model.backbone, cfg.model.cls_head
+    assert (bb.arch, tuple(bb.patch_size), tuple(bb.window_size)) == (
+        'base', (2, 4, 4), (8, 7, 7))
+    assert head.type == 'TextRecognizerHead' and head.dropout_ratio == 0.5
+    assert head.text_classifier.tau == 0.05
+    opt = cfg.optim_wrapper
+    assert (opt.optimizer.type, opt.optimizer.lr,
+            opt.optimizer.weight_decay) == ('AdamW', 3e-4, 0.05)
+    assert opt.paramwise_cfg.backbone.lr_mult == 0.1
+    assert cfg.train_cfg.max_epochs == 30
+    assert cfg.param_scheduler[0].end == 2.5
+    # builds (text tower swapped for the tiny one: no RoBERTa offline)
+    head.text_classifier.text_encoder = dict(config=TINY_TEXT,
+                                             tokenizer='byte')
+    model, _ = _build(cfg, init=False)
+    assert model.cls_head.num_classes == 400
+    assert model.cls_head.class_names[:2] == ['abseiling', 'air drumming']
+    for name in ('ucf101', 'hmdb51', 'kinetics600-novel'):
+        zs = Config.fromfile(path.replace(
+            '8xb8-32x2x1-30e_kinetics400-rgb',
+            f'zero-shot_{name}-rgb'))
+        source = zs.model.cls_head.test_class_texts.source
+        assert source.type == 'action-class-list'
+        with pytest.raises(FileNotFoundError, match='class list'):
+            model.cls_head.set_vocabulary(zs.model.cls_head.test_class_texts)
+
+
+def test_class_list_source_reads_ucf_and_hmdb_styles(tmp_path):
+    from icar_mm.models.text import ClassTextBank
+    ucf = tmp_path / 'classInd.txt'
+    ucf.write_text('1 ApplyEyeMakeup\n2 Archery\n3 abseiling\n')
+    # archery and abseiling are Kinetics-400 classes: excluded
+    bank = ClassTextBank(
+        source=dict(type='action-class-list', file=str(ucf),
+                    exclude_source=dict(type='kinetics-400')),
+        templates=['{}'], use_descriptions=False)
+    assert bank.names == ['apply eye makeup']
+    assert bank.classes[0]['aliases'] == ['ApplyEyeMakeup']
+    hmdb = tmp_path / 'hmdb.txt'
+    hmdb.write_text('brush_hair\ncartwheel\n')
+    bank = ClassTextBank(source=dict(type='action-class-list',
+                                     file=str(hmdb)), templates=['{}'],
+                         use_descriptions=False)
+    assert bank.names == ['brush hair', 'cartwheel']
