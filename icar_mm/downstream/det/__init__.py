@@ -9,6 +9,7 @@ import icar_mm  # noqa: F401  (stack fixes before mmdet is imported)
 import mmdet.models  # noqa: F401,E402
 
 from .class_texts import coco_category_texts  # noqa: E402
+from .lvis_base_dataset import LVISV1BaseDataset  # noqa: E402
 from .text_bbox_head import (TextConvFCBBoxHead,  # noqa: E402
                              TextShared2FCBBoxHead,
                              TextShared4Conv1FCBBoxHead)
@@ -17,5 +18,5 @@ from .vocabulary import set_detector_vocabulary  # noqa: E402
 __all__ = [
     'TextConvFCBBoxHead', 'TextShared2FCBBoxHead',
     'TextShared4Conv1FCBBoxHead', 'set_detector_vocabulary',
-    'coco_category_texts'
+    'coco_category_texts', 'LVISV1BaseDataset'
 ]
