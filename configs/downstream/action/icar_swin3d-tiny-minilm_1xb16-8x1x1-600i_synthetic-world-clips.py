@@ -61,9 +61,12 @@ test_pipeline = [
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs')
 ]
+# mmaction2 batches with pseudo_collate (lists of clips); say it explicitly,
+# as icar_mm's tools/train.py and tools/test.py default to default_collate
 train_dataloader = dict(
     batch_size=16,
     num_workers=0,
+    collate_fn=dict(type='pseudo_collate'),
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type='SyntheticWorldClipDataset',
@@ -74,6 +77,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=32,
     num_workers=0,
+    collate_fn=dict(type='pseudo_collate'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='SyntheticWorldClipDataset',

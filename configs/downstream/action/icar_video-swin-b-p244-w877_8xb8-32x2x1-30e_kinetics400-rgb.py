@@ -74,3 +74,9 @@ param_scheduler = [
 ]
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=30, val_begin=1, val_interval=3)
+
+# mmaction2 batches with pseudo_collate; icar_mm's tools/train.py and
+# tools/test.py default to default_collate
+train_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
+val_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
+test_dataloader = dict(collate_fn=dict(type='pseudo_collate'))
