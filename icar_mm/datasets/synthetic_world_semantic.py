@@ -1,0 +1,250 @@
+"""Semantic segmentation data from the synthetic world (no OpenMMLab import).
+
+Label convention
+----------------
+Label maps store *global* ids, the same for every split and vocabulary:
+
+* ``0`` = ``background`` (the grey cluttered surface behind the shapes), a
+  class like the stuff classes of ADE20K / COCO-Stuff: it has a class text
+  (:data:`BACKGROUND`) and belongs to every vocabulary;
+* ``1 + i`` = the class ``i`` of ``SyntheticWorld.classes('all')``, i.e.
+  ``1..26`` the seen (base) classes and ``27..36`` the held-out (novel)
+  ones.
+
+The vocabulary of a model or a dataset is ``background`` + the classes of a
+world split (:func:`semantic_class_texts`): ``'seen'`` (27 classes, ids
+unchanged), ``'heldout'`` (11) or ``'all'`` (37). mmseg's ``label_map``
+(``BaseSegDataset.get_label_map``) maps the global ids to the ids of a
+smaller vocabulary and every class outside it to ``ignore_index`` (255).
+
+Open-vocabulary protocol
+------------------------
+Training images (``split='train'``) contain only seen classes, so no novel
+pixel is ever seen in training. (Training data that did show novel objects
+should label them ``ignore``, which the label map does, not ``background``:
+that would teach the model to call novel objects background.) Evaluation
+images (``split='val'``) contain all 36 classes, the main object of image
+``k`` is of class ``k mod 36``, so base and novel classes are balanced.
+
+Files written by :func:`export_semantic` (an mmseg ``BaseSegDataset``
+layout, ``img_suffix='.png'``, ``seg_map_suffix='.png'``)::
+
+    out_dir/img/{split}/000000.png   BGR image (lossless)
+    out_dir/ann/{split}/000000.png   uint8 label map, global ids
+    out_dir/meta/classes_{seen,heldout,all}.json   class texts (bg first)
+"""
+import json
+import os
+import os.path as osp
+import zlib
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from icar_mm.registry import CLASS_TEXT_SOURCES
+from .synthetic_world import SyntheticWorld
+
+#: Class text of the background (label 0).
+BACKGROUND: Dict = dict(
+    name='background',
+    description='the plain grey surface behind the coloured shapes, with '
+    'faint grey lines and blobs',
+    aliases=[])
+
+#: World split of the objects in each image split.
+IMAGE_SPLITS: Dict[str, str] = {'train': 'seen', 'val': 'all'}
+
+
+def semantic_class_names(split: str = 'all') -> List[str]:
+    """``['background'] + names of the split's classes`` (label order)."""
+    return [c['name'] for c in semantic_class_texts(split)]
+
+
+@CLASS_TEXT_SOURCES.register_module(name='synthetic_world_semantic')
+def semantic_class_texts(split: str = 'all', **kwargs) -> List[Dict]:
+    """Class texts of a segmentation vocabulary: background + a world split.
+
+    Args:
+        split (str): ``'seen'`` (base), ``'heldout'`` (novel) or ``'all'``.
+        **kwargs: ``SyntheticWorld`` kwargs (the classes do not depend on
+            them; accepted so a config can share one dict).
+
+    Returns:
+        list[dict]: ``dict(name, description, aliases)`` per class.
+    """
+    world = SyntheticWorld(**kwargs)
+    return [dict(BACKGROUND, aliases=[])] + world.classes(split)
+
+
+def global_ids(split: str) -> List[int]:
+    """Global label ids of a vocabulary's classes, in its label order."""
+    num_seen = len(SyntheticWorld().classes('seen'))
+    num = len(SyntheticWorld().classes(split))
+    start = num_seen if split == 'heldout' else 0
+    return [0] + [1 + start + i for i in range(num)]
+
+
+def render_semantic(world: SyntheticWorld, scene: dict) -> Tuple[np.ndarray,
+                                                                  np.ndarray]:
+    """Image and semantic label map (global ids) of a scene.
+
+    Args:
+        world (SyntheticWorld): The world that sampled the scene.
+        scene (dict): A scene from ``world.sample_scene``.
+
+    Returns:
+        tuple: ``(img HxWx3 uint8 BGR, label HxW uint8)``.
+    """
+    out = world.render(scene)
+    label = np.zeros(out['img'].shape[:2], np.uint8)
+    for mask, cls in zip(out['masks'], out['labels']):
+        label[mask] = 1 + int(cls)
+    return out['img'], label
+
+
+def semantic_scenes(world: SyntheticWorld,
+                    split: str,
+                    num_images: int,
+                    max_objects: int = 3,
+                    seed: int = 0) -> List[dict]:
+    """Deterministic scenes of an image split.
+
+    Args:
+        world (SyntheticWorld): The world.
+        split (str): ``'train'`` (seen classes only) or ``'val'`` (all).
+        num_images (int): Number of scenes; a larger number keeps the first.
+        max_objects (int): Objects per image are ``1..max_objects``.
+            Defaults to 3.
+        seed (int): Seed of the set. Defaults to 0.
+
+    Returns:
+        list[dict]: Scenes; the main object of scene ``k`` is of class
+        ``k mod C`` of the split's world classes.
+    """
+    if split not in IMAGE_SPLITS:
+        raise ValueError(f'unknown image split {split!r}; choose from '
+                         f'{list(IMAGE_SPLITS)}')
+    world_split = IMAGE_SPLITS[split]
+    num_classes = len(world.classes(world_split))
+    scenes = []
+    for k in range(num_images):
+        rng = np.random.default_rng(
+            [world.seed, int(seed), zlib.crc32(f'semantic-{split}'.encode()), k])
+        num_objects = int(rng.integers(1, max_objects + 1))
+        scenes.append(
+            world.sample_scene(rng, k % num_classes, world_split,
+                               num_objects))
+    return scenes
+
+
+def export_semantic(out_dir: str,
+                    splits: Dict[str, int],
+                    world: Optional[Dict] = None,
+                    max_objects: int = 3,
+                    seed: int = 0) -> Dict[str, str]:
+    """Write images and label maps in an mmseg ``BaseSegDataset`` layout.
+
+    Args:
+        out_dir (str): Output directory (created).
+        splits (dict[str, int]): Number of images per image split, e.g.
+            ``dict(train=400, val=144)``.
+        world (dict, optional): ``SyntheticWorld`` kwargs (e.g.
+            ``image_size``).
+        max_objects (int): Objects per image are ``1..max_objects``.
+        seed (int): Seed of the sets.
+
+    Returns:
+        dict[str, str]: ``img_{split}`` / ``ann_{split}`` directories and
+        ``classes_{seen,heldout,all}`` files written.
+    """
+    world_obj = SyntheticWorld(**(world or {}))
+    paths: Dict[str, str] = {}
+    meta = osp.join(out_dir, 'meta')
+    os.makedirs(meta, exist_ok=True)
+    for vocab in ('seen', 'heldout', 'all'):
+        p = osp.join(meta, f'classes_{vocab}.json')
+        with open(p, 'w', encoding='utf-8') as f:
+            json.dump(semantic_class_texts(vocab), f, indent=1)
+        paths[f'classes_{vocab}'] = p
+    for split, num in splits.items():
+        img_dir = osp.join(out_dir, 'img', split)
+        ann_dir = osp.join(out_dir, 'ann', split)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        for k, scene in enumerate(
+                semantic_scenes(world_obj, split, num, max_objects, seed)):
+            img, label = render_semantic(world_obj, scene)
+            for path, arr in ((osp.join(img_dir, f'{k:06d}.png'), img),
+                              (osp.join(ann_dir, f'{k:06d}.png'), label)):
+                if not cv2.imwrite(path, arr):
+                    raise OSError(f'could not write {path}')
+        paths[f'img_{split}'], paths[f'ann_{split}'] = img_dir, ann_dir
+    return paths
+
+
+def num_files(directory: str, suffix: str = '.png') -> int:
+    """Number of files with ``suffix`` in a directory (0 if missing)."""
+    if not osp.isdir(directory):
+        return 0
+    return sum(1 for f in os.listdir(directory) if f.endswith(suffix))
+
+
+def chance_iou(ann_dir: str, split: str = 'all') -> Dict[str, float]:
+    """Expected IoU of chance per class, on the label maps of a directory.
+
+    Chance is a generous one: a predictor that knows the background and
+    every object mask exactly but gives each object a class drawn uniformly
+    from the ``K`` object classes of the vocabulary. For a class of area
+    ``A_c`` among ``F`` object pixels (of the vocabulary's classes; others
+    are ignored, as in evaluation) its expected IoU is about
+    ``(A_c / K) / (A_c + (F - A_c) / K)`` (ratio of expected areas).
+
+    Args:
+        ann_dir (str): Directory of label PNGs (global ids).
+        split (str): Vocabulary: ``'seen'``, ``'heldout'`` or ``'all'``.
+
+    Returns:
+        dict[str, float]: Class name -> expected chance IoU (0-1); 1.0 for
+        the background, NaN for a class absent from the labels.
+    """
+    ids = global_ids(split)
+    counts = np.zeros(256, np.int64)
+    for name in sorted(os.listdir(ann_dir)):
+        if name.endswith('.png'):
+            label = cv2.imread(osp.join(ann_dir, name), cv2.IMREAD_UNCHANGED)
+            counts += np.bincount(label.ravel(), minlength=256)
+    areas = counts[ids[1:]].astype(np.float64)
+    k, total = len(areas), areas.sum()
+    with np.errstate(invalid='ignore', divide='ignore'):
+        iou = (areas / k) / (areas + (total - areas) / k)
+    iou[areas == 0] = np.nan
+    names = semantic_class_names(split)
+    return dict(zip(names, [1.0] + iou.tolist()))
+
+
+__all__ = [
+    'chance_iou', 'BACKGROUND', 'IMAGE_SPLITS', 'semantic_class_names',
+    'semantic_class_texts', 'global_ids', 'render_semantic',
+    'semantic_scenes', 'export_semantic', 'num_files'
+]
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> None:
+    import argparse
+    parser = argparse.ArgumentParser(
+        description='Write synthetic-world semantic segmentation data.')
+    parser.add_argument('out_dir')
+    parser.add_argument('--train', type=int, default=400)
+    parser.add_argument('--val', type=int, default=144)
+    parser.add_argument('--image-size', type=int, default=64)
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    for k, v in export_semantic(
+            args.out_dir, dict(train=args.train, val=args.val),
+            dict(image_size=args.image_size), seed=args.seed).items():
+        print(f'{k}: {v}')
+
+
+if __name__ == '__main__':
+    _main()

@@ -1,0 +1,214 @@
+"""mmseg decode heads whose classifier is iCAR's text cosine classifier."""
+from typing import Dict, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.registry import DefaultScope
+from mmseg.models.decode_heads import FCNHead, UPerHead
+from mmseg.registry import MODELS as SEG_MODELS
+
+from icar_mm.models.text import ClassTextBank, TextClassifier
+from icar_mm.models.text.class_text_bank import build_class_text_bank
+from icar_mm.registry import MODELS as ICAR_MODELS
+
+_DEFAULT_INIT = dict(type='Normal', std=0.01, override=dict(name='pixel_proj'))
+
+
+class TextCosineSegHeadMixin:
+    """Per-pixel projection -> cosine against text class embeddings.
+
+    Replaces ``conv_seg`` of an mmseg ``BaseDecodeHead``: ``cls_seg`` maps the
+    ``channels``-d pixel features with a bias-free 1x1 convolution
+    (``pixel_proj``) to the joint space and scores them with a
+    :class:`TextClassifier` (tau 0.05 by default): logits
+    ``(B, C, H, W) = cos(pixel, w_c) / tau`` for text-generated ``w_c``.
+
+    Vocabularies: training always scores the training classes
+    (``text_classifier.class_texts``; one random template per class per step,
+    with gradient into the text encoder unless it is frozen). Inference
+    scores the *inference vocabulary*: ``test_class_texts`` or a bank given
+    to :meth:`set_vocabulary`, else the training classes, with the cached
+    template ensemble. ``num_classes`` and ``out_channels`` always equal the
+    size of the inference vocabulary, i.e. the channels of the predicted
+    ``seg_logits``.
+
+    A head built with ``text_classifier=None`` shares the classifier of
+    another head (the auxiliary head shares the decode head's, so there is
+    one text encoder): :class:`TextEncoderDecoder` binds it with
+    :meth:`share_text_classifier`; such a head needs ``num_classes``.
+    """
+
+    def _build_text_classifier(self, text_classifier: Optional[Dict],
+                               num_classes: Optional[int]) -> tuple:
+        """Build the classifier (before ``BaseDecodeHead.__init__``).
+
+        Returns:
+            tuple: ``(classifier or None, number of training classes)``.
+        """
+        if text_classifier is None:
+            if num_classes is None:
+                raise ValueError(
+                    f'{type(self).__name__} with text_classifier=None shares '
+                    "another head's classifier and needs `num_classes` (the "
+                    'number of training classes).')
+            return None, num_classes
+        cfg = dict(text_classifier)
+        cfg.setdefault('type', 'TextClassifier')
+        if cfg.get('num_negatives') is not None:
+            raise ValueError(
+                f'{type(self).__name__}: text_classifier.num_negatives (class '
+                'subsampling) is not supported for segmentation; every pixel '
+                'is scored against every class. Remove it.')
+        # icar_mm's modules live in mmpretrain's registries; under mmseg's
+        # default scope the lookups (and the nested ones) must go there
+        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
+            classifier = ICAR_MODELS.build(cfg)
+        num_train = len(classifier.classifier.class_texts)
+        if num_classes is not None and num_classes != num_train:
+            raise ValueError(
+                f'{type(self).__name__}: num_classes={num_classes} but '
+                f'text_classifier.class_texts has {num_train} classes; set '
+                'num_classes to the class-text count or leave it out.')
+        return classifier, num_train
+
+    def _finish_init(self, classifier: Optional[TextClassifier],
+                     embed_dim: Optional[int],
+                     test_class_texts: Union[Dict, ClassTextBank, None]
+                     ) -> None:
+        """Replace ``conv_seg`` (after ``BaseDecodeHead.__init__``)."""
+        if self.out_channels != self.num_classes:
+            raise ValueError(f'{type(self).__name__} has no binary mode; '
+                             'leave out `out_channels`.')
+        del self.conv_seg
+        if classifier is not None:
+            self.text_classifier = classifier
+            embed_dim = classifier.embed_dim
+        elif embed_dim is None:
+            raise ValueError(
+                f'{type(self).__name__} with text_classifier=None needs '
+                '`embed_dim` (the shared classifier\'s).')
+        self.num_train_classes = self.num_classes
+        self.pixel_proj = nn.Conv2d(self.channels, embed_dim, 1, bias=False)
+        self.set_vocabulary(test_class_texts)
+
+    def share_text_classifier(self, classifier: TextClassifier) -> None:
+        """Use another head's classifier, without owning it.
+
+        The classifier is not registered as a submodule here (its weights
+        are saved once, under the owning head).
+
+        Args:
+            classifier (TextClassifier): The owning head's classifier.
+        """
+        if 'text_classifier' in self._modules:
+            raise ValueError(f'{type(self).__name__} owns a text classifier; '
+                             'build it with text_classifier=None to share.')
+        if len(classifier.classifier.class_texts) != self.num_train_classes:
+            raise ValueError(
+                f'{type(self).__name__}: num_classes={self.num_train_classes}'
+                f' but the shared classifier has '
+                f'{len(classifier.classifier.class_texts)} training classes.')
+        if classifier.embed_dim != self.pixel_proj.out_channels:
+            raise ValueError(
+                f'{type(self).__name__}: embed_dim='
+                f'{self.pixel_proj.out_channels} but the shared classifier '
+                f'has embed_dim={classifier.embed_dim}.')
+        object.__setattr__(self, 'text_classifier', classifier)
+        self.set_vocabulary(self.vocabulary)
+
+    def set_vocabulary(
+            self, vocabulary: Union[Dict, ClassTextBank, None]) -> None:
+        """Set the classes scored at inference, without retraining.
+
+        Args:
+            vocabulary (dict | ClassTextBank | None): A class-text bank or its
+                config; None scores the training classes.
+        """
+        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
+            self.vocabulary = build_class_text_bank(vocabulary)
+        self.num_classes = self.out_channels = (
+            len(self.vocabulary)
+            if self.vocabulary is not None else self.num_train_classes)
+
+    @property
+    def class_names(self) -> list:
+        """Names of the classes scored at inference."""
+        if self.vocabulary is not None:
+            return self.vocabulary.names
+        return self.text_classifier.classifier.class_texts.names
+
+    def cls_seg(self, feat: torch.Tensor) -> torch.Tensor:
+        """Cosine logits of every pixel: ``(B, C, H, W)``."""
+        if getattr(self, 'text_classifier', None) is None:
+            raise RuntimeError(
+                f'{type(self).__name__} built with text_classifier=None has '
+                'no classifier yet: use it inside TextEncoderDecoder (which '
+                'shares the decode head\'s) or call share_text_classifier.')
+        if self.dropout is not None:
+            feat = self.dropout(feat)
+        embeds = self.pixel_proj(feat).permute(0, 2, 3, 1)
+        self.text_classifier.set_vocabulary(
+            None if self.training else self.vocabulary)
+        logits, _ = self.text_classifier(embeds)
+        return logits.permute(0, 3, 1, 2).contiguous()
+
+
+@SEG_MODELS.register_module()
+class TextCosineUPerHead(TextCosineSegHeadMixin, UPerHead):
+    """UPerNet decode head ending in per-pixel text cosine classification.
+
+    Args:
+        text_classifier (dict, optional): Config of
+            :class:`icar_mm.models.text.TextClassifier` (``text_encoder``,
+            ``class_texts`` = the training classes in label order, ``tau``
+            (0.05), ``embed_dim``, ``freeze_text_encoder``). None shares
+            another head's (see :class:`TextCosineSegHeadMixin`).
+        test_class_texts (dict | ClassTextBank, optional): Inference
+            vocabulary (open-vocabulary evaluation); None scores the training
+            classes. It must list the test dataset's classes in label order.
+        num_classes (int, optional): Number of training classes; checked
+            against ``text_classifier.class_texts``.
+        embed_dim (int, optional): Joint dimension; only with
+            ``text_classifier=None``.
+        **kwargs: :class:`mmseg.models.decode_heads.UPerHead` arguments.
+    """
+
+    def __init__(self,
+                 text_classifier: Optional[Dict],
+                 test_class_texts: Union[Dict, ClassTextBank, None] = None,
+                 num_classes: Optional[int] = None,
+                 embed_dim: Optional[int] = None,
+                 init_cfg: Optional[Dict] = _DEFAULT_INIT,
+                 **kwargs) -> None:
+        classifier, num_train = self._build_text_classifier(
+            text_classifier, num_classes)
+        super().__init__(num_classes=num_train, init_cfg=init_cfg, **kwargs)
+        self._finish_init(classifier, embed_dim, test_class_texts)
+
+
+@SEG_MODELS.register_module()
+class TextCosineFCNHead(TextCosineSegHeadMixin, FCNHead):
+    """FCN (auxiliary) head ending in per-pixel text cosine classification.
+
+    Args:
+        text_classifier (dict, optional): As in :class:`TextCosineUPerHead`;
+            None (the default) shares the decode head's classifier.
+        test_class_texts (dict | ClassTextBank, optional): Inference
+            vocabulary.
+        num_classes (int, optional): Number of training classes (required
+            when sharing).
+        embed_dim (int, optional): Joint dimension (required when sharing).
+        **kwargs: :class:`mmseg.models.decode_heads.FCNHead` arguments.
+    """
+
+    def __init__(self,
+                 text_classifier: Optional[Dict] = None,
+                 test_class_texts: Union[Dict, ClassTextBank, None] = None,
+                 num_classes: Optional[int] = None,
+                 embed_dim: Optional[int] = None,
+                 init_cfg: Optional[Dict] = _DEFAULT_INIT,
+                 **kwargs) -> None:
+        classifier, num_train = self._build_text_classifier(
+            text_classifier, num_classes)
+        super().__init__(num_classes=num_train, init_cfg=init_cfg, **kwargs)
+        self._finish_init(classifier, embed_dim, test_class_texts)
