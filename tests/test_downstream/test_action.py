@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import icar_mm  # noqa: F401
 import icar_mm.downstream.action  # noqa: F401
 from icar_mm.converters.video_swin_inflation import (
-    check_state_dict, icar_to_video_recognizer, inflate_relative_position_bias,
+    check_state_dict, inflate_relative_position_bias,
     inflate_swin2d_state_dict, relative_position_index_3d)
 from icar_mm.datasets.synthetic_world_clips import (SyntheticWorldClips,
                                                     clip_class_texts)
@@ -379,3 +379,28 @@ def test_zero_shot_on_novel_clips_above_chance():
     accuracy = correct / len(novel)
     print(f'novel zero-shot top-1 {accuracy:.2f} (chance 0.10)')
     assert accuracy > 0.2, accuracy
+
+
+def test_exported_rawframes_load_with_mmaction_rawframe_dataset(tmp_path):
+    """Exported clips are read back by mmaction2's own RawframeDataset and
+    RawFrameDecode, pixel for pixel (PNG frames)."""
+    from mmaction.registry import DATASETS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmaction')
+    clips = SyntheticWorldClips(num_frames=4, image_size=32)
+    paths = clips.export_rawframes(str(tmp_path), 'novel', 3)
+    dataset = DATASETS.build(dict(
+        type='RawframeDataset', ann_file=paths['ann_file'],
+        data_prefix=dict(img=paths['data_prefix']),
+        filename_tmpl='img_{:05}.png', start_index=1,
+        pipeline=[dict(type='SampleFrames', clip_len=4, frame_interval=1,
+                       num_clips=1, test_mode=True),
+                  dict(type='RawFrameDecode'),
+                  dict(type='FormatShape', input_format='NCTHW'),
+                  dict(type='PackActionInputs')], test_mode=True))
+    item = dataset[2]
+    frames, label = clips.sample('novel', 2)
+    assert item['data_samples'].gt_label.item() == label
+    # RawFrameDecode gives RGB; the clips are BGR
+    expect = torch.from_numpy(frames[..., ::-1].copy()).permute(3, 0, 1, 2)
+    assert torch.equal(item['inputs'][0].to(torch.uint8), expect)
