@@ -6,6 +6,7 @@ from .image_text_dataset import ImageTextDataset
 from .image_text_source import AutoImageTextDataset
 from .labelled_image_dataset import ImageNetDescribed, LabelledImageDataset
 from .synthetic_world import SyntheticWorld
+from .synthetic_world_clips import SyntheticWorldClips, clip_class_texts
 from .synthetic_world_dataset import (SyntheticWorldCaptionDataset,
                                       SyntheticWorldClsDataset,
                                       synthetic_world_class_texts)
@@ -18,9 +19,10 @@ from .webdataset_utils import (expand_urls, is_shard_spec,
 __all__ = [
     'AutoImageTextDataset', 'DataHealth', 'ImageNetDescribed',
     'ImageTextDataset', 'LabelledImageDataset', 'SkipBadSamplesMixin',
-    'SyntheticWorld', 'SyntheticWorldCaptionDataset',
+    'SyntheticWorld', 'SyntheticWorldCaptionDataset', 'SyntheticWorldClips',
     'SyntheticWorldClsDataset', 'TooManyBadSamplesError',
-    'TwoStreamDataLoader', 'WebImageTextDataset', 'collate_with_stats',
+    'TwoStreamDataLoader', 'WebImageTextDataset', 'clip_class_texts',
+    'collate_with_stats',
     'expand_urls', 'export_synthetic_world_webdataset', 'is_shard_spec',
     'stream_schedule', 'synthetic_world_class_texts',
     'write_image_text_shards'

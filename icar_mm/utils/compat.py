@@ -114,8 +114,14 @@ def _placeholder_missing_mmaction_modules() -> None:
     if name not in sys.modules:
         module = types.ModuleType(name)
         module.__doc__ = 'Placeholder: missing from the mmaction2 1.2.0 wheel.'
+        # a package: mmaction does `from .drn.drn import DRN`
+        module.__path__ = []
+        sub = types.ModuleType(name + '.drn')
+        sub.DRN = None
+        module.drn = sub
         module.DRN = None
         sys.modules[name] = module
+        sys.modules[name + '.drn'] = sub
 
 
 _NUMPY_ALIASES = {

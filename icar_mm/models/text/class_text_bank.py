@@ -3,6 +3,7 @@ import hashlib
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.registry import DefaultScope
 
 from icar_mm.registry import TASK_UTILS
 from .class_text_sources import (ClassText, load_class_text_file,
@@ -228,4 +229,6 @@ def build_class_text_bank(
         return cfg
     cfg = dict(cfg)
     cfg.setdefault('type', 'ClassTextBank')
-    return TASK_UTILS.build(cfg)
+    # also from a host's scope (mmdet, mmseg, mmaction heads)
+    with DefaultScope.overwrite_default_scope(TASK_UTILS.scope):
+        return TASK_UTILS.build(cfg)

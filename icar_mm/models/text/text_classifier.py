@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmengine.registry import DefaultScope
 
 from icar_mm.registry import MODELS
 from .class_text_bank import ClassTextBank, build_class_text_bank
@@ -60,7 +61,9 @@ class TextClassifier(BaseModule):
         super().__init__(init_cfg=init_cfg)
         text_encoder = dict(text_encoder, embed_dim=embed_dim)
         text_encoder.setdefault('type', 'TextEncoder')
-        self.text_encoder = MODELS.build(text_encoder)
+        # also when a host head (mmdet, mmseg, mmaction) builds this
+        with DefaultScope.overwrite_default_scope(MODELS.scope):
+            self.text_encoder = MODELS.build(text_encoder)
         self.classifier = TextCosineClassifier(
             class_texts=class_texts,
             tau=tau,
