@@ -116,11 +116,11 @@ def _naive_accumulation_grads(model, k):
     return _grads(model)
 
 
-def _assert_equal_grads(a, b):
+def _assert_equal_grads(a, b, scale=1.):
     assert a.keys() == b.keys()
     for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-6,
-                                   msg=name)
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4,
+                                   atol=1e-6 * scale, msg=name)
 
 
 @pytest.mark.parametrize('cls_head', ['text', 'linear'])
@@ -174,3 +174,25 @@ def test_cannot_combine_with_accumulative_counts():
                          accumulative_counts=2)
     with pytest.raises(ValueError, match='accumulative_counts'):
         model.train_step(_loader_batch(), optim)
+
+
+class _LossScalingOptimWrapper(OptimWrapper):
+    """Scales the loss in ``backward`` like fp16 AMP's GradScaler."""
+    scale = 1024.
+
+    def backward(self, loss, **kwargs):
+        (loss * self.scale).backward(**kwargs)
+
+
+def test_loss_scaling_is_applied_once():
+    """Under fp16 AMP the towers' gradients carry the loss scale once (the
+    cached representations' gradients already hold it)."""
+    model = _model()
+    reference = _full_batch_grads(copy.deepcopy(model))
+    model.accum_freq = 2
+    optim = _LossScalingOptimWrapper(
+        torch.optim.SGD(model.parameters(), lr=0.))
+    optim.zero_grad = lambda **kw: None
+    model.train_step(_loader_batch(), optim)
+    scaled = {n: g * optim.scale for n, g in reference.items()}
+    _assert_equal_grads(scaled, _grads(model), optim.scale)
