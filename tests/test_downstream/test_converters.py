@@ -1,4 +1,4 @@
-"""Checkpoint converters: icar_mm -> mmdet/mmseg Swin, author layout -> icar."""
+"""Checkpoint converters: icar_mm -> mmdet/mmseg Swin; author -> icar."""
 import runpy
 import sys
 

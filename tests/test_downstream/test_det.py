@@ -253,8 +253,8 @@ def test_open_vocabulary_detection_of_novel_classes(tmp_path):
 
     Cheaply trainable setup: the pretrained MiniLM text tower, frozen (its
     embeddings of "a purple star, ..." compose colour and shape words), a
-    from-scratch 8-channel ResNet-18 FPN detector, 64-px images with 1-2
-    large objects, 100 iterations. It shows that the text classifier
+    from-scratch 16-channel ResNet-18 FPN detector, 64-px images with 1-2
+    large objects, 150 iterations. It shows that the text classifier
     transfers to unseen compositions; not what a pretrained iCAR backbone
     reaches (tools/downstream/det_synthetic.py measures that).
     """
@@ -265,7 +265,7 @@ def test_open_vocabulary_detection_of_novel_classes(tmp_path):
                           world=SyntheticWorld(image_size=64),
                           num_objects=(1, 2), size='large')
     cfg = Config.fromfile(SYNTHETIC)
-    bc = 8
+    bc = 16
     cfg.model.backbone.base_channels = bc
     cfg.model.neck.update(in_channels=[bc, 2 * bc, 4 * bc, 8 * bc],
                           out_channels=32)
@@ -281,13 +281,12 @@ def test_open_vocabulary_detection_of_novel_classes(tmp_path):
     cfg.test_dataloader = cfg.val_dataloader
     cfg.val_evaluator.ann_file = root + 'annotations/val.json'
     cfg.test_evaluator = cfg.val_evaluator
-    iters = 100
+    iters = 150
     cfg.train_cfg.update(max_iters=iters, val_interval=iters + 1)
-    cfg.optim_wrapper.optimizer.lr = 2e-3
     cfg.param_scheduler = [
         dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-             end=25),
-        dict(type='CosineAnnealingLR', by_epoch=False, begin=25, end=iters)
+             end=37),
+        dict(type='CosineAnnealingLR', by_epoch=False, begin=37, end=iters)
     ]
     cfg.default_hooks.checkpoint = None
     cfg.work_dir = str(tmp_path / 'work')

@@ -29,7 +29,9 @@ def set_detector_vocabulary(
     """
     with DefaultScope.overwrite_default_scope(MODELS.scope):
         bank = build_class_text_bank(vocabulary)
-    heads = [m for m in detector.modules() if isinstance(m, TextConvFCBBoxHead)]
+    heads = [
+        m for m in detector.modules() if isinstance(m, TextConvFCBBoxHead)
+    ]
     if not heads:
         raise ValueError(
             f'{type(detector).__name__} has no TextConvFCBBoxHead: its '
