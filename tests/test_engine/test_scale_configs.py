@@ -1,4 +1,4 @@
-"""FSDP and DeepSpeed configs (mmengine FlexibleRunner).
+"""Scale configs: FSDP, DeepSpeed (FlexibleRunner), feature-cache DDP.
 
 torch refuses FSDP without an accelerator ("FSDP needs a non-CPU
 accelerator device"), so on this CPU-only machine the FSDP config is built
@@ -82,3 +82,12 @@ def test_deepspeed_config_keeps_the_training_recipe():
     assert cfg.strategy.gradient_clipping == \
         base.optim_wrapper.clip_grad.max_norm
     assert 'clip_grad' not in cfg.optim_wrapper
+
+
+def test_feature_cache_config():
+    cfg = Config.fromfile(FSDP.replace('8xb128-fsdp', '8xb512-accum4'))
+    assert cfg.model.accum_freq == 4
+    assert cfg.model_wrapper_cfg.type == 'FeatureCacheDistributedDataParallel'
+    for stream in ('cls', 'itc'):
+        assert cfg.train_dataloader[stream].batch_size % 4 == 0
+    assert cfg.get('runner_type') is None  # mmengine's Runner + DDP
