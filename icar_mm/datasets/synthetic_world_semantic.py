@@ -129,8 +129,8 @@ def semantic_scenes(world: SyntheticWorld,
     num_classes = len(world.classes(world_split))
     scenes = []
     for k in range(num_images):
-        rng = np.random.default_rng(
-            [world.seed, int(seed), zlib.crc32(f'semantic-{split}'.encode()), k])
+        stream = zlib.crc32(f'semantic-{split}'.encode())
+        rng = np.random.default_rng([world.seed, int(seed), stream, k])
         num_objects = int(rng.integers(1, max_objects + 1))
         scenes.append(
             world.sample_scene(rng, k % num_classes, world_split,

@@ -277,10 +277,13 @@ def test_open_vocabulary_segments_novel_classes_above_chance(tmp_path):
     from mmengine.runner import Runner
     torch.set_num_threads(1)
     cfg = _tiny_cfg(str(tmp_path), text='minilm', freeze=True)
+    # 256-d: the frozen random projection keeps MiniLM's geometry
+    cfg.model.decode_head.text_classifier.embed_dim = 256
+    cfg.model.auxiliary_head.embed_dim = 256
     cfg.model.decode_head.test_class_texts = _vocab('heldout')
     cfg.val_dataloader.dataset.update(vocabulary='heldout', num_images=72)
     cfg.train_dataloader.dataset.num_images = 200
-    iters = 200
+    iters = 300
     cfg.optim_wrapper.optimizer.lr = 3e-3
     cfg.optim_wrapper.paramwise_cfg = dict()
     cfg.param_scheduler = [dict(type='PolyLR', power=1.0, eta_min=0.,
@@ -299,7 +302,63 @@ def test_open_vocabulary_segments_novel_classes_above_chance(tmp_path):
     print({n: round(float(iou[i]) * 100, 1) for i, n in enumerate(names)})
     print({n: round(100 * chance[n], 1) for n in names})
     assert iou[0] > 0.8  # background
-    # novel classes, never trained on, found through their text alone
+    # novel classes, never trained on, found through their text alone:
+    # several far above chance (measured here: 3 above 2x, best 0.40)
     above = [n for n, r in ratios.items() if r > 2]
     assert len(above) >= 2, ratios
-    assert max(iou[1:]) > 0.1, ratios
+    assert max(iou[1:]) > 0.2, ratios
+
+
+@pytest.mark.parametrize('name', [
+    'upernet_swin-b-icar-text_8xb2-160k_ade20k-512x512.py',
+    'upernet_swin-b-icar-text_ade20k-150-train_pascal-context-59-ov-test.py'
+])
+def test_ade20k_configs_build_and_predict(name):
+    """The real-dataset configs build (shallower Swin-B, tiny text model, no
+    checkpoint) and predict over their test vocabulary."""
+    from mmseg.registry import METRICS
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/downstream/seg', name))
+    m = cfg.model
+    assert m.decode_head.text_classifier.tau == 0.05
+    assert len(m.decode_head.text_classifier.class_texts) >= 1
+    bn = dict(type='BN', requires_grad=True)
+    m.backbone.update(depths=[1, 1, 1, 1], init_cfg=None)
+    m.decode_head.update(norm_cfg=bn, channels=32)
+    m.auxiliary_head.update(norm_cfg=bn, channels=16)
+    m.decode_head.text_classifier.text_encoder = dict(
+        type='TextEncoder', config=TINY_TEXT, tokenizer='byte',
+        max_length=24)
+    model = _build(cfg).eval()
+    assert model.backbone.patch_embed.projection.out_channels == 128
+    expected = 59 if 'pascal' in name else 150
+    assert model.out_channels == expected
+    assert model.decode_head.text_classifier.classifier.class_texts \
+        .num_templates == 80
+    if 'pascal' in name:  # (the 150 x 80 ADE ensemble costs more time)
+        with torch.no_grad():
+            logits = model.inference(
+                torch.randn(1, 3, 64, 64),
+                [dict(ori_shape=(64, 64), img_shape=(64, 64),
+                      pad_shape=(64, 64), padding_size=[0, 0, 0, 0])])
+        assert logits.shape == (1, expected, 64, 64)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        metric = METRICS.build(dict(cfg.test_evaluator))
+    if 'pascal' in name:
+        assert metric.base_classes and 'wall' in metric.base_classes
+        assert cfg.test_dataloader.dataset.type == 'PascalContextDataset59'
+
+
+def test_open_vocab_iou_metric_groups():
+    metric = seg.OpenVocabIoUMetric(
+        base_classes=dict(classes=['a', 'b'], templates='identity'),
+        iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=['background', 'a', 'b', 'c', 'd'])
+    # per class: intersect, union, pred area, label area
+    inter = torch.tensor([90., 5., 1., 4., 0.])
+    union = torch.tensor([100., 10., 4., 5., 8.])
+    out = metric.compute_metrics([(inter, union, union, union)])
+    assert out['mIoU_base'] == pytest.approx(100 * (0.5 + 0.25) / 2)
+    assert out['mIoU_novel'] == pytest.approx(100 * (0.8 + 0.) / 2)
+    assert out['IoU_background'] == pytest.approx(90.)
+    b, n = out['mIoU_base'], out['mIoU_novel']
+    assert out['hIoU'] == pytest.approx(2 * b * n / (b + n), abs=0.01)

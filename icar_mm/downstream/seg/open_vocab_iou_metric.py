@@ -1,9 +1,13 @@
 """IoU metric with base / novel class groups (open-vocabulary segmentation)."""
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
+from mmengine.registry import DefaultScope
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS as SEG_METRICS
+
+from icar_mm.models.text.class_text_bank import build_class_text_bank
+from icar_mm.registry import TASK_UTILS
 
 
 @SEG_METRICS.register_module()
@@ -19,24 +23,34 @@ class OpenVocabIoUMetric(IoUMetric):
     base + novel test vocabularies.
 
     Args:
-        novel_classes (Sequence[str]): Names of the classes not trained on.
-        base_classes (Sequence[str], optional): Names of the training
-            classes; defaults to every class of the dataset that is neither
-            novel nor in ``other_classes``.
+        novel_classes (Sequence[str], optional): Names of the classes not
+            trained on; None: every dataset class that is neither base nor
+            in ``other_classes`` (needs ``base_classes``).
+        base_classes (Sequence[str] | dict, optional): Names of the training
+            classes, or a class-text bank config of them (e.g. the training
+            dataset's: ``dict(source=dict(type='mmseg_dataset_classes',
+            dataset='ADE20KDataset'))``; names match exactly); None: every
+            dataset class that is neither novel nor in ``other_classes``.
         other_classes (Sequence[str]): Classes reported on their own.
             Defaults to ``('background', )``.
         **kwargs: ``IoUMetric`` arguments.
     """
 
     def __init__(self,
-                 novel_classes: Sequence[str],
-                 base_classes: Optional[Sequence[str]] = None,
+                 novel_classes: Optional[Sequence[str]] = None,
+                 base_classes: Union[Sequence[str], Dict, None] = None,
                  other_classes: Sequence[str] = ('background', ),
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        self.novel_classes = list(novel_classes)
-        self.base_classes = None if base_classes is None else list(
-            base_classes)
+        if novel_classes is None and base_classes is None:
+            raise ValueError('OpenVocabIoUMetric needs novel_classes or '
+                             'base_classes.')
+        if isinstance(base_classes, dict):
+            with DefaultScope.overwrite_default_scope(TASK_UTILS.scope):
+                base_classes = build_class_text_bank(
+                    dict(base_classes, use_descriptions=False)).names
+        self.novel_classes = novel_classes and list(novel_classes)
+        self.base_classes = base_classes and list(base_classes)
         self.other_classes = list(other_classes)
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -47,12 +61,21 @@ class OpenVocabIoUMetric(IoUMetric):
         intersect, union = sum(columns[0]), sum(columns[1])
         iou = (intersect / union).cpu().numpy()  # NaN where union is 0
         names = list(self.dataset_meta['classes'])
-        novel = [names.index(c) for c in self.novel_classes if c in names]
-        other = [names.index(c) for c in self.other_classes if c in names]
-        if self.base_classes is None:
-            base = [i for i in range(len(names)) if i not in novel + other]
-        else:
-            base = [names.index(c) for c in self.base_classes if c in names]
+
+        def indices(classes):
+            return [names.index(c) for c in classes if c in names]
+
+        def rest(*groups):
+            return [i for i in range(len(names)) if not any(
+                i in g for g in groups)]
+
+        other = indices(self.other_classes)
+        novel = indices(self.novel_classes or [])
+        base = indices(self.base_classes or [])
+        if self.novel_classes is None:
+            novel = rest(base, other)
+        elif self.base_classes is None:
+            base = rest(novel, other)
 
         def mean(ids):
             vals = iou[ids]
