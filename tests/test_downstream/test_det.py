@@ -249,7 +249,7 @@ def test_open_vocabulary_detection_of_novel_classes(tmp_path):
     class is scored with another novel class's text). Its novel AP is what
     localisation plus uninformed labels give (analytically about
     1/36 of the box AP for uniform labels). The novel AP with the true
-    texts must clearly exceed it.
+    texts must clearly exceed it (and twice the analytic 1/36).
 
     Cheaply trainable setup: the pretrained MiniLM text tower, frozen (its
     embeddings of "a purple star, ..." compose colour and shape words), a
@@ -303,7 +303,8 @@ def test_open_vocabulary_detection_of_novel_classes(tmp_path):
     permuted = _ov_metrics(runner)
     print('true texts', true, 'permuted novel texts', permuted)
     assert permuted['base_ap'] == pytest.approx(true['base_ap'])
-    assert true['novel_ap50'] > max(3 * permuted['novel_ap50'], 0.1)
+    # measured here: novel AP50 0.115 vs 0.015 permuted, AP 0.052 vs 0.007
+    assert true['novel_ap50'] > max(3 * permuted['novel_ap50'], 2 / 36)
     assert true['novel_ap'] > 2 * permuted['novel_ap']
 
 
