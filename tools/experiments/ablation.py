@@ -73,13 +73,16 @@ ALL_VARIANTS = {**VARIANTS, **CONTROLS}
 
 #: The ablation schedule (see the README section for why).
 SCHEDULE = dict(
-    max_iters=200,
-    warmup_iters=20,
+    max_iters=400,
+    warmup_iters=40,
     batch_size=32,  # per stream
     image_size=32,
     lr=1e-3,
     num_per_class=80,  # training images per seen class
     num_captions=4000,
+    # the transformer body of the text tower is frozen and its pooled
+    # outputs cached (cached_text_encoder.py); its projection trains
+    text_body='frozen-cached',
 )
 SMOKE_SCHEDULE = dict(SCHEDULE, max_iters=3, warmup_iters=1, batch_size=8,
                       num_per_class=4, num_captions=32)
@@ -160,22 +163,27 @@ def build_cfg(variant: str, seed: int, schedule: Dict, work_dir: str):
     if tower not in ('minilm', 'tiny'):
         raise ValueError(f"text_tower must be 'minilm' or 'tiny', got "
                          f'{tower!r}')
-    if tower == 'tiny' and cfg.model.get('text_encoder') is not None:
-        cfg.model.text_encoder = dict(
-            type='TextEncoder', config=TINY_TEXT, tokenizer='byte',
-            max_length=cfg.model.text_encoder.max_length)
-        keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-        keys['text_encoder.model'] = dict(lr_mult=1.0)
-    elif variant == 'icar_random_text':
-        te = cfg.model.text_encoder
-        cfg.model.text_encoder = dict(
-            type='TextEncoder', config=_minilm_architecture(),
-            tokenizer=MINILM, max_length=te.max_length)
-        keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-        keys['text_encoder.model'] = dict(lr_mult=1.0)
-    elif cfg.model.get('text_encoder') is not None:
-        # the real MiniLM, never the silent random fallback
-        cfg.model.text_encoder.pop('fallback', None)
+    te = cfg.model.get('text_encoder')
+    if te is not None:
+        import cached_text_encoder  # noqa: F401  (registers the module)
+        if tower == 'tiny':
+            body = dict(config=TINY_TEXT, tokenizer='byte')
+        elif variant == 'icar_random_text':
+            body = dict(config=_minilm_architecture(), tokenizer=MINILM)
+        else:  # the real MiniLM, never the silent random fallback
+            body = dict(pretrained=MINILM)
+        if schedule.get('text_body', 'trainable') == 'frozen-cached':
+            cfg.model.text_encoder = dict(
+                type='CachedFrozenTextEncoder', max_length=te.max_length,
+                **body)
+        else:
+            cfg.model.text_encoder = dict(
+                type='TextEncoder', max_length=te.max_length, **body,
+                frozen_layers=te.frozen_layers if 'pretrained' in body
+                else 0)
+            if 'pretrained' not in body:  # a random tower trains fully
+                keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
+                keys['text_encoder.model'] = dict(lr_mult=1.0)
     return cfg
 
 

@@ -223,6 +223,12 @@ def claims_markdown(rows: List[Dict]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def _wrap(text: str, width: int = 79) -> str:
+    import textwrap
+    return '\n'.join(textwrap.wrap(text, width, break_on_hyphens=False,
+                                    break_long_words=False)) or text
+
+
 def _hms(seconds: float) -> str:
     m = int(round(seconds / 60.))
     return f'{m // 60} h {m % 60:02d} min' if m >= 60 else f'{m} min'
@@ -237,7 +243,8 @@ def _span(results: List[Dict]) -> Optional[float]:
 
 
 def readme_section(report: Dict, table: str, claims_md: str,
-                   plot_rel: str, notes: str = '') -> str:
+                   plot_rel: str, notes: str = '',
+                   analysis: str = '') -> str:
     """The README section "Does deep fusion help?" (between markers)."""
     sch = report['schedule']
     t = report['timing']
@@ -277,27 +284,36 @@ def readme_section(report: Dict, table: str, claims_md: str,
         claims_md.rstrip('\n'),
         '',
     ]
+    if analysis:
+        lines += [
+            'Held-out zero-shot top-1 split by the kind of class name (6 of '
+            'the 10 held-out classes have a nonce name; from the saved '
+            'weights by `tools/experiments/ablation_analysis.py`, mean ± std '
+            'over seeds):', '', analysis.rstrip('\n'), ''
+        ]
+    lines = [_wrap(ln) if not ln.startswith(('|', '<', '!', '#', '`'))
+             else ln for ln in lines]
     if notes:
         lines += [notes.rstrip('\n'), '']
-    lines += [
+    lines += [_wrap(
         f"Total CPU time of the {t['num_runs']} trainings + evaluations: "
         f"{_hms(t['cpu_s'])} ({t['cpu_s']:.0f} s; sum of the runs' own "
         f"`getrusage`), {t['threads']} torch thread(s) per run, "
         f"{t['jobs']} run(s) at a time"
         + (f"; wall time from the first run's start to the last run's end "
            f"{_hms(t['span_wall_s'])}" if t.get('span_wall_s') else '')
-        + '; on a 2-core machine shared with other work.',
-        '',
-        'Reproduce (resumable: finished runs are skipped), then regenerate '
-        'this section alone:',
+        + '; on a 2-core machine shared with other work.'), '']
+    lines += [
+        _wrap('Reproduce (resumable: finished runs are skipped), then '
+              'regenerate the JSON, table, plot and this section alone:'),
         '',
         '```bash',
         report['command'],
         'python tools/experiments/ablation.py --report-only',
         '```',
         '',
-        'Files: `docs/ablation/ablation.json` (every run and metric), '
-        '`docs/ablation/ablation.md`, `docs/ablation/ablation.png`.',
+        _wrap('Files: `docs/ablation/ablation.json` (every run and metric), '
+              '`docs/ablation/ablation.md`, `docs/ablation/ablation.png`.'),
         README_END,
     ]
     return '\n'.join(lines) + '\n'
@@ -390,10 +406,17 @@ def write_report(results: List[Dict],
     plot_bars(summary, variants, files['plot'])
     notes_file = notes_file or osp.join(out_dir, 'notes.md')
     notes = open(notes_file).read() if osp.isfile(notes_file) else ''
+    analysis_file = osp.join(out_dir, 'analysis.md')
+    analysis = open(analysis_file).read() if osp.isfile(
+        analysis_file) else ''
+    if analysis:
+        with open(files['markdown'], 'a') as f:
+            f.write('\nHeld-out zero-shot by kind of class name:\n\n' +
+                    analysis)
     if readme:
         rel = osp.relpath(files['plot'], osp.dirname(osp.abspath(readme)))
         update_readme(readme, readme_section(report, table, claims_md, rel,
-                                             notes))
+                                             notes, analysis))
         files['readme'] = readme
     report['files'] = files
     print(table)
