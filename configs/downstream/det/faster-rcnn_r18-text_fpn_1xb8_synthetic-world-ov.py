@@ -159,6 +159,9 @@ test_cfg = dict(type='TestLoop')
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    # a pretrained text tower (when not frozen) at a tenth of the rate
+    paramwise_cfg=dict(
+        custom_keys={'text_classifier.text_encoder': dict(lr_mult=0.1)}),
     clip_grad=dict(max_norm=10.))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
