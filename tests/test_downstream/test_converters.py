@@ -9,19 +9,19 @@ import icar_mm  # noqa: F401
 from icar_mm.converters import swin_keys
 from icar_mm.converters.author_layout import author_to_icar, icar_to_author
 from icar_mm.converters.icar_checkpoint import convert_icar_checkpoint
-from icar_mm.registry import MODELS
+from icar_mm.models.text import TextEncoder
 from tiny_models import TINY_TEXT
 
 SWIN = dict(embed_dims=16, depths=[2, 2], num_heads=[1, 2], window_size=4)
 
 
 def _mmpretrain_swin(out_indices=(0, 1)):
+    from mmpretrain.models import SwinTransformer
     torch.manual_seed(0)
-    swin = MODELS.build(
-        dict(type='SwinTransformer',
-             arch=dict(embed_dims=16, depths=[2, 2], num_heads=[1, 2]),
-             img_size=64, window_size=4, out_indices=out_indices,
-             drop_path_rate=0.))
+    swin = SwinTransformer(
+        arch=dict(embed_dims=16, depths=[2, 2], num_heads=[1, 2]),
+        img_size=64, window_size=4, out_indices=out_indices,
+        drop_path_rate=0.)
     with torch.no_grad():  # non-trivial weights everywhere
         for p in swin.parameters():
             p.normal_(0, 0.2)
@@ -33,8 +33,7 @@ def _icar_state(out_indices=(0, 1)):
     """A tiny ICAR-like state dict with a mmpretrain Swin backbone."""
     swin = _mmpretrain_swin(out_indices)
     state = {'backbone.' + k: v for k, v in swin.state_dict().items()}
-    text = MODELS.build(dict(type='TextEncoder', config=TINY_TEXT,
-                             tokenizer='byte', embed_dim=8))
+    text = TextEncoder(config=TINY_TEXT, tokenizer='byte', embed_dim=8)
     state.update({'text_encoder.' + k: v
                   for k, v in text.state_dict().items()})
     state['visual_proj.weight'] = torch.randn(8, 32)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
 import icar_mm  # noqa: F401
 from icar_mm.datasets.synthetic_world import SyntheticWorld
@@ -27,7 +28,15 @@ SYNTHETIC_MASK = CFG_DIR + 'mask-rcnn_r18-text_fpn_1xb8_synthetic-world-ov.py'
 TINY_TEXT_ENCODER = dict(type='TextEncoder', config=TINY_TEXT,
                          tokenizer='byte', max_length=32)
 
-register_all_modules(init_default_scope=True)
+register_all_modules(init_default_scope=False)
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """mmdet's default scope for each test, restored afterwards (also
+    dropping the scopes Runners create), so later tests see none of it."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 
 @pytest.fixture(scope='module')
