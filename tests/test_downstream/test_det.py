@@ -160,6 +160,10 @@ def test_class_specific_regression_refuses_another_vocabulary(coco_dir):
         bad = copy.deepcopy(cfg.model)
         bad.roi_head.bbox_head.num_classes = 80
         MODELS.build(bad)
+    with pytest.raises(ValueError, match='num_negatives'):
+        bad = copy.deepcopy(cfg.model)
+        bad.roi_head.bbox_head.text_classifier.num_negatives = 4
+        MODELS.build(bad)
 
 
 def test_synthetic_config_class_lists_match_the_world():

@@ -27,9 +27,9 @@ model = dict(
             text_classifier=dict(
                 class_texts=dict(_delete_=True, **base_texts),
                 tau=0.03,
-                # 866 classes per step: encode the batch's classes + 200
-                # others (class subsampling) if memory is short
-                num_negatives=None),
+                # 866 class texts per step go through the text encoder
+                # with gradient; freeze_text_encoder=True if memory is short
+                freeze_text_encoder=False),
             test_class_texts=all_texts),
         mask_head=dict(num_classes=1, class_agnostic=True)),
     test_cfg=dict(rcnn=dict(score_thr=0.0001, max_per_img=300)))

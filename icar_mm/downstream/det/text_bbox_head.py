@@ -56,6 +56,12 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
         text_classifier = dict(text_classifier)
         text_classifier.setdefault('type', 'TextClassifier')
         text_classifier.setdefault('tau', 0.03)
+        if text_classifier.get('num_negatives') is not None:
+            raise ValueError(
+                f'{self.__class__.__name__}: text_classifier.num_negatives '
+                '(class subsampling) is not supported: the head scores RoIs '
+                'before their labels are assigned. Remove it, or freeze the '
+                'text encoder (freeze_text_encoder=True) to save memory.')
         # icar_mm's registry is mmpretrain's: under mmdet's default scope a
         # plain build would look the type up in mmdet's registry
         with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
