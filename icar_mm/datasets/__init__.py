@@ -11,6 +11,7 @@ from .synthetic_world_dataset import (SyntheticWorldCaptionDataset,
                                       SyntheticWorldClsDataset,
                                       synthetic_world_class_texts)
 from .synthetic_world_export import export_synthetic_world_webdataset
+from .synthetic_world_semantic import export_semantic, semantic_class_texts
 from .two_stream_dataloader import TwoStreamDataLoader, stream_schedule
 from .web_image_text_dataset import WebImageTextDataset
 from .webdataset_utils import (expand_urls, is_shard_spec,
@@ -24,6 +25,7 @@ __all__ = [
     'TwoStreamDataLoader', 'WebImageTextDataset', 'clip_class_texts',
     'collate_with_stats',
     'expand_urls', 'export_synthetic_world_webdataset', 'is_shard_spec',
+    'export_semantic', 'semantic_class_texts',
     'stream_schedule', 'synthetic_world_class_texts',
     'write_image_text_shards'
 ]
