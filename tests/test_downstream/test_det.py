@@ -321,11 +321,14 @@ def test_open_vocabulary_detection_of_novel_classes(tmp_path):
     assert true['novel_ap'] > 2 * permuted['novel_ap']
 
 
-def test_lvis_base_dataset_drops_rare_labels(coco_dir, tmp_path):
+def test_lvis_base_dataset_drops_rare_labels(tmp_path):
     """Rare (= novel) categories leave the label space; the remaining ones
     are relabelled in category-id order, like the coco-categories texts."""
     pytest.importorskip('lvis')  # mmdet's LVIS datasets need lvis-api
     import json
+    coco_dir = str(tmp_path / 'lvis_like') + '/'
+    export_coco_instances(coco_dir, dict(val=('all', 24)),
+                          world=SyntheticWorld(image_size=64))
 
     from icar_mm.downstream.det import LVISV1BaseDataset
     from icar_mm.downstream.det.class_texts import coco_category_texts
@@ -339,7 +342,8 @@ def test_lvis_base_dataset_drops_rare_labels(coco_dir, tmp_path):
     with open(path, 'w') as f:
         json.dump(ann, f)
     dataset = LVISV1BaseDataset(ann_file=path, data_root=coco_dir,
-                                pipeline=[], lazy_init=False)
+                                data_prefix=dict(img=''), pipeline=[],
+                                lazy_init=False)
     base = [t['name'] for t in coco_category_texts(path, frequency='cf')]
     assert list(dataset.metainfo['classes']) == base == list(
         class_names(split='seen'))
