@@ -170,10 +170,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
     # ----------------- Default dataloader args -----------------
-    default_dataloader_cfg = ConfigDict(
-        pin_memory=True,
-        collate_fn=dict(type='default_collate'),
-    )
+    default_dataloader_cfg = ConfigDict(pin_memory=True)
+    if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+        # mmpretrain's tools batch with default_collate; mmdet, mmseg and
+        # mmaction2 configs keep mmengine's pseudo_collate
+        default_dataloader_cfg.collate_fn = dict(type='default_collate')
 
     def with_defaults(loader_cfg):
         dataloader_cfg = deepcopy(default_dataloader_cfg)

@@ -265,8 +265,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     default_dataloader_cfg = ConfigDict(
         pin_memory=True,
         persistent_workers=True,
-        collate_fn=dict(type='default_collate'),
     )
+    if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+        # mmpretrain's tools batch with default_collate; mmdet, mmseg and
+        # mmaction2 configs keep mmengine's pseudo_collate
+        default_dataloader_cfg.collate_fn = dict(type='default_collate')
     if digit_version(TORCH_VERSION) < digit_version('1.8.0'):
         default_dataloader_cfg.persistent_workers = False
 

@@ -165,6 +165,22 @@ def test_test_merge_args() -> None:
     assert cfg.test_dataloader.pin_memory is True
 
 
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_collate_default_follows_the_host(tool) -> None:
+    """mmpretrain configs batch with default_collate (as mmpretrain's
+    tools do); mmdet / mmseg / mmaction2 configs keep pseudo_collate."""
+    module = _load_tool(tool)
+    argv = ['cfg.py'] + (['ckpt.pth'] if tool == 'test' else [])
+    field = f'{tool}_dataloader'
+    for scope, expected in (('mmpretrain', 'default_collate'),
+                            ('mmdet', None), ('mmaction', None)):
+        cfg = _merge(module, argv, {
+            'default_scope': scope,
+            field: dict(batch_size=2, num_workers=0)})
+        collate = cfg[field].get('collate_fn')
+        assert (collate and collate['type']) == expected, scope
+
+
 TINY_CONFIG = """
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['icar_mm'], allow_failed_imports=False)
