@@ -153,6 +153,9 @@ def main() -> None:
     if args.worker:
         print(json.dumps(_worker(args)))
         return
+    text_label = {'small': 'small BERT (2 layers, width 128) + MiniLM '
+                  'tokenizer', 'minilm': 'all-MiniLM-L6-v2'}.get(
+                      args.text, args.text)
     if args.text == 'small':
         sys.path.insert(0, REPO)
         import icar_mm  # noqa: F401
@@ -193,7 +196,7 @@ def main() -> None:
     report = dict(machine=info, setup=dict(
         batch=args.batch, image_size=args.image_size,
         embed_dim=args.embed_dim, icar_classes=args.classes,
-        image_tower='timm resnet18', text_tower=args.text,
+        image_tower='timm resnet18', text_tower=text_label,
         threads=args.threads, steps=args.steps, rounds=args.rounds),
         results=results, ratios=ratios)
     for name, r in results.items():

@@ -121,6 +121,9 @@ def main() -> None:
     import torch
 
     import icar_mm  # noqa: F401
+    text_label = {'small': 'small BERT (2 layers, width 128) + MiniLM '
+                  'tokenizer', 'minilm': 'all-MiniLM-L6-v2'}.get(
+                      args.text, args.text)
     if args.text == 'small':
         args.text = small_text_model_dir(
             osp.join(REPO, 'work_dirs', 'benchmark_small_text'))
@@ -152,7 +155,7 @@ def main() -> None:
     report = dict(
         machine=info,
         setup=dict(classes=args.classes, templates=80, images=args.images,
-                   embed_dim=args.embed_dim, text_tower=args.text,
+                   embed_dim=args.embed_dim, text_tower=text_label,
                    threads=args.threads, rounds=args.rounds),
         results=results,
         min_cosine_between_class_weights=agreement,
