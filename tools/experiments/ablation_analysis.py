@@ -63,7 +63,13 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
         for s in seeds:
             wd = osp.join(work_dir, v, f'seed{s}')
             path = osp.join(wd, 'model.pth')
-            if not osp.isfile(path):
+            if not osp.isfile(path) or not osp.isfile(
+                    osp.join(wd, 'result.json')):
+                continue  # not finished
+            cached = osp.join(wd, 'analysis.json')
+            if osp.isfile(cached) and osp.getmtime(cached) > osp.getmtime(
+                    path):
+                results.setdefault(v, {})[str(s)] = json.load(open(cached))
                 continue
             cfg = ablation.build_cfg(v, s, ablation.SCHEDULE, wd)
             model = MODELS.build(cfg.model)
@@ -71,6 +77,8 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
             model.eval()
             results.setdefault(v, {})[str(s)] = _split_scores(
                 model, dict(cfg.world), DEFAULT_EVAL_SIZES['heldout'])
+            with open(cached, 'w') as f:
+                json.dump(results[v][str(s)], f)
             print(v, s, results[v][str(s)], flush=True)
     return results
 

@@ -270,8 +270,16 @@ def readme_section(report: Dict, table: str, claims_md: str,
         + ('the pretrained MiniLM text tower' if sch.get(
             'text_tower', 'minilm') == 'minilm' else
            f"text tower {sch['text_tower']!r} (NOT the experiment)")
-        + '. n/a: the variant has no text tower. The CLIP row\'s seen accuracy is zero-shot (it has no '
-        'classifier).',
+        + (' with its transformer body frozen and cached and its shared '
+           'projection trained (a CPU-budget deviation from the paper, '
+           'where the whole text encoder trains; see below)'
+           if sch.get('text_body') == 'frozen-cached' else '')
+        + '. n/a: the variant has no text tower. The CLIP row\'s seen '
+        'accuracy is zero-shot with the described seen class texts (it '
+        'has no classifier); the random-tower control ran on seed '
+        + ', '.join(map(str, sorted({r['seed'] for r in report['runs']
+                                     if r['variant'].startswith(
+                                         'icar_random')}))) + ' only.',
         '',
         table.rstrip('\n'),
         '',
