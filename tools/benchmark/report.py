@@ -51,6 +51,13 @@ def rows() -> List[str]:
             f"{res['icar']['peak_mb']:.0f} MB: the text encoder also runs "
             f"forward + backward over {s['icar_classes']} class texts each "
             'step'))
+        if 'icar_subsampled' in res:
+            out.append(_row(
+                '', f"iCAR, class subsampling (batch's classes + "
+                f"{s['icar_negatives']} negatives) vs CLIP-only",
+                f"{r['ratios']['icar_subsampled_vs_icar_clip_speed']:.2f}x",
+                'reported', f"{res['icar_subsampled']['images_per_s']:.1f} "
+                f"img/s, peak {res['icar_subsampled']['peak_mb']:.0f} MB"))
     r = _load('text_classifier_cost')
     if r:
         res = r['results']

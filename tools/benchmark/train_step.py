@@ -13,7 +13,9 @@ embedding size, AdamW, ``--batch`` images per step:
 * ``icar``: iCAR, ``--batch / 2`` labelled images + ``--batch / 2``
   image-text pairs (the same number of images), class weights from the text
   encoder for ``--classes`` described ImageNet classes (one random template
-  each) every step.
+  each) every step;
+* ``icar_subsampled``: the same with class subsampling (the batch's classes
+  + ``--negatives`` others encoded per step).
 
 Variants run in fresh processes, round-robin over ``--rounds`` rounds so
 that load on a shared machine hits all of them alike; the median step time
@@ -95,18 +97,21 @@ def _worker(args) -> dict:
             data_preprocessor=dict(type='TwoStreamDataPreprocessor',
                                    mean=[114.75] * 3, std=[68.85] * 3))
         itc = []
-        half = n // 2 if args.variant == 'icar' else n
+        # iCAR: half labelled, half captioned images
+        half = n if args.variant == 'icar_clip' else n // 2
         for caption in captions[:half]:
             sample = DataSample()
             sample.text = caption
             itc.append(sample)
         batch = dict(itc=dict(inputs=list(images[:half]), data_samples=itc))
-        if args.variant == 'icar':
+        if args.variant in ('icar', 'icar_subsampled'):
             classes = imagenet_class_texts('imagenet-1k')[:args.classes]
             cfg['cls_head'] = dict(
                 type='TextMetaClsHead',
-                classifier=dict(class_texts=dict(classes=classes,
-                                                 templates='imagenet')))
+                classifier=dict(
+                    class_texts=dict(classes=classes, templates='imagenet'),
+                    num_negatives=args.negatives
+                    if args.variant == 'icar_subsampled' else None))
             batch['cls'] = dict(
                 inputs=list(images[half:]),
                 data_samples=[DataSample().set_gt_label(i % args.classes)
@@ -136,6 +141,8 @@ def main() -> None:
     parser.add_argument('--embed-dim', type=int, default=256)
     parser.add_argument('--classes', type=int, default=1000,
                         help='described ImageNet classes of the iCAR step')
+    parser.add_argument('--negatives', type=int, default=128,
+                        help='negatives of the icar_subsampled variant')
     parser.add_argument('--text', default='small',
                         help="'small' (2-layer BERT, MiniLM tokenizer), "
                         "'minilm' (the real 6-layer MiniLM) or a model dir")
@@ -144,7 +151,8 @@ def main() -> None:
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--variants', nargs='+',
-                        default=['open_clip', 'icar_clip', 'icar'])
+                        default=['open_clip', 'icar_clip', 'icar',
+                                 'icar_subsampled'])
     parser.add_argument('--variant', help=argparse.SUPPRESS)
     parser.add_argument('--worker', action='store_true',
                         help=argparse.SUPPRESS)
@@ -168,8 +176,8 @@ def main() -> None:
     info = machine()
     runs = {v: [] for v in args.variants}
     common = [f'--{k.replace("_", "-")}={getattr(args, k)}' for k in (
-        'batch', 'image_size', 'embed_dim', 'classes', 'text', 'threads',
-        'warmup', 'steps')]
+        'batch', 'image_size', 'embed_dim', 'classes', 'negatives', 'text',
+        'threads', 'warmup', 'steps')]
     for _ in range(args.rounds):
         for variant in args.variants:
             runs[variant].append(json.loads(run_worker(
@@ -193,9 +201,14 @@ def main() -> None:
             results['icar_clip']['images_per_s'])
         ratios['icar_vs_icar_clip_memory'] = (
             results['icar']['peak_mb'] / results['icar_clip']['peak_mb'])
+    if 'icar_subsampled' in results and 'icar_clip' in results:
+        ratios['icar_subsampled_vs_icar_clip_speed'] = (
+            results['icar_subsampled']['images_per_s'] /
+            results['icar_clip']['images_per_s'])
     report = dict(machine=info, setup=dict(
         batch=args.batch, image_size=args.image_size,
         embed_dim=args.embed_dim, icar_classes=args.classes,
+        icar_negatives=args.negatives,
         image_tower='timm resnet18', text_tower=text_label,
         threads=args.threads, steps=args.steps, rounds=args.rounds),
         results=results, ratios=ratios)
