@@ -41,8 +41,10 @@ def main():
 
         import icar_mm  # noqa: F401
         from icar_mm.registry import MODELS
+        from mmengine.registry import DefaultScope
         cfg = Config.fromfile(args.config)
-        expected = MODELS.build(cfg.model).state_dict()
+        with DefaultScope.overwrite_default_scope(MODELS.scope):
+            expected = MODELS.build(cfg.model).state_dict()
     converted, report = author_to_icar(state, expected)
     torch.save(dict(state_dict=converted, meta=dict(source=args.src)),
                args.dst)

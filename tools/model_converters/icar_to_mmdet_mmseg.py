@@ -64,7 +64,9 @@ def _host_backbone(args):
         cfg = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
     cfg.pop('init_cfg', None)
     cfg.pop('convert_weights', None)
-    return MODELS.build(cfg)
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(MODELS.scope):
+        return MODELS.build(cfg)
 
 
 def main():

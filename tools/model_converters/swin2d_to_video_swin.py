@@ -59,10 +59,10 @@ def main() -> int:
         import icar_mm.downstream.action  # noqa: F401
         from mmaction.registry import MODELS
         from mmengine.config import Config
-        from mmengine.registry import init_default_scope
+        from mmengine.registry import DefaultScope
         cfg = Config.fromfile(args.config)
-        init_default_scope('mmaction')
-        model = MODELS.build(cfg.model)
+        with DefaultScope.overwrite_default_scope('mmaction'):
+            model = MODELS.build(cfg.model)
         target = model.state_dict()
         if args.no_head:
             target = {k: v for k, v in target.items()
