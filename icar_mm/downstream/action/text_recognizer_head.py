@@ -6,11 +6,8 @@ import torch.nn as nn
 from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
-from mmengine.registry import DefaultScope
 
-from icar_mm.models.text.class_text_bank import (ClassTextBank,
-                                                 build_class_text_bank)
-from icar_mm.registry import MODELS as ICAR_MODELS
+from icar_mm.models.text import build_class_text_bank, build_text_classifier
 
 
 @MODELS.register_module()
@@ -58,11 +55,7 @@ class TextRecognizerHead(BaseHead):
                  init_std: float = 0.02,
                  loss_cls: Dict = dict(type='CrossEntropyLoss'),
                  **kwargs) -> None:
-        text_classifier = dict(text_classifier)
-        text_classifier.setdefault('type', 'TextClassifier')
-        # build in icar_mm's scope, whatever the host's default scope is
-        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
-            classifier = ICAR_MODELS.build(text_classifier)
+        classifier = build_text_classifier(text_classifier)
         kwargs.setdefault('topk', (1, min(5, len(
             classifier.classifier.class_texts))))
         super().__init__(
@@ -74,7 +67,7 @@ class TextRecognizerHead(BaseHead):
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio else None
         self.proj = nn.Linear(in_channels, classifier.embed_dim, bias=False)
         self.init_std = init_std
-        self.test_class_texts = self._build_bank(test_class_texts)
+        self.test_class_texts = build_class_text_bank(test_class_texts)
         self._active_vocabulary = None
 
     def init_weights(self) -> None:
@@ -89,15 +82,8 @@ class TextRecognizerHead(BaseHead):
             class_texts (dict | ClassTextBank | None): The classes; None
                 returns to the training classes.
         """
-        self.test_class_texts = self._build_bank(class_texts)
+        self.test_class_texts = build_class_text_bank(class_texts)
         self._sync_vocabulary()
-
-    @staticmethod
-    def _build_bank(class_texts: Union[Dict, ClassTextBank, None]
-                    ) -> Optional[ClassTextBank]:
-        """A bank from its config, built in icar_mm's registry scope."""
-        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
-            return build_class_text_bank(class_texts)
 
     def _sync_vocabulary(self) -> None:
         """Training scores the training classes; evaluation the test ones."""

@@ -4,13 +4,12 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.registry import DefaultScope
 from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from icar_mm.models.text import ClassTextBank, build_class_text_bank
-from icar_mm.registry import MODELS as ICAR_MODELS
+from icar_mm.models.text import (ClassTextBank, build_class_text_bank,
+                                 build_text_classifier)
 
 
 @MODELS.register_module()
@@ -54,7 +53,6 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
                  num_classes: Optional[int] = None,
                  **kwargs) -> None:
         text_classifier = dict(text_classifier)
-        text_classifier.setdefault('type', 'TextClassifier')
         text_classifier.setdefault('tau', 0.03)
         if text_classifier.get('num_negatives') is not None:
             raise ValueError(
@@ -62,10 +60,7 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
                 '(class subsampling) is not supported: the head scores RoIs '
                 'before their labels are assigned. Remove it, or freeze the '
                 'text encoder (freeze_text_encoder=True) to save memory.')
-        # icar_mm's registry is mmpretrain's: under mmdet's default scope a
-        # plain build would look the type up in mmdet's registry
-        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
-            classifier = ICAR_MODELS.build(text_classifier)
+        classifier = build_text_classifier(text_classifier)
         num_train = classifier.num_classes
         if num_classes is not None and num_classes != num_train:
             raise ValueError(
@@ -102,8 +97,7 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
             vocabulary (dict | ClassTextBank | None): A bank or its config;
                 None scores the training classes.
         """
-        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
-            bank = build_class_text_bank(vocabulary)
+        bank = build_class_text_bank(vocabulary)
         if (bank is not None and not self.reg_class_agnostic
                 and len(bank) != self.num_train_classes):
             raise ValueError(

@@ -2,10 +2,8 @@
 from typing import Dict, List, Union
 
 import torch.nn as nn
-from mmengine.registry import DefaultScope
 
 from icar_mm.models.text import ClassTextBank, build_class_text_bank
-from icar_mm.registry import MODELS
 from .text_bbox_head import TextConvFCBBoxHead
 
 
@@ -27,8 +25,7 @@ def set_detector_vocabulary(
     Returns:
         list[str]: The class names now scored (in eval mode).
     """
-    with DefaultScope.overwrite_default_scope(MODELS.scope):
-        bank = build_class_text_bank(vocabulary)
+    bank = build_class_text_bank(vocabulary)
     heads = [
         m for m in detector.modules() if isinstance(m, TextConvFCBBoxHead)
     ]

@@ -2,12 +2,10 @@
 from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
-from mmengine.registry import DefaultScope
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS as SEG_METRICS
 
 from icar_mm.models.text.class_text_bank import build_class_text_bank
-from icar_mm.registry import TASK_UTILS
 
 
 @SEG_METRICS.register_module()
@@ -46,9 +44,8 @@ class OpenVocabIoUMetric(IoUMetric):
             raise ValueError('OpenVocabIoUMetric needs novel_classes or '
                              'base_classes.')
         if isinstance(base_classes, dict):
-            with DefaultScope.overwrite_default_scope(TASK_UTILS.scope):
-                base_classes = build_class_text_bank(
-                    dict(base_classes, use_descriptions=False)).names
+            base_classes = build_class_text_bank(
+                dict(base_classes, use_descriptions=False)).names
         self.novel_classes = novel_classes and list(novel_classes)
         self.base_classes = base_classes and list(base_classes)
         self.other_classes = list(other_classes)

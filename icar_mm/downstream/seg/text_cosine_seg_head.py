@@ -3,13 +3,11 @@ from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
-from mmengine.registry import DefaultScope
 from mmseg.models.decode_heads import FCNHead, UPerHead
 from mmseg.registry import MODELS as SEG_MODELS
 
-from icar_mm.models.text import ClassTextBank, TextClassifier
-from icar_mm.models.text.class_text_bank import build_class_text_bank
-from icar_mm.registry import MODELS as ICAR_MODELS
+from icar_mm.models.text import (ClassTextBank, TextClassifier,
+                                 build_class_text_bank, build_text_classifier)
 
 _DEFAULT_INIT = dict(type='Normal', std=0.01, override=dict(name='pixel_proj'))
 
@@ -59,10 +57,7 @@ class TextCosineSegHeadMixin:
                 f'{type(self).__name__}: text_classifier.num_negatives (class '
                 'subsampling) is not supported for segmentation; every pixel '
                 'is scored against every class. Remove it.')
-        # icar_mm's modules live in mmpretrain's registries; under mmseg's
-        # default scope the lookups (and the nested ones) must go there
-        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
-            classifier = ICAR_MODELS.build(cfg)
+        classifier = build_text_classifier(cfg)
         num_train = len(classifier.classifier.class_texts)
         if num_classes is not None and num_classes != num_train:
             raise ValueError(
@@ -124,8 +119,7 @@ class TextCosineSegHeadMixin:
             vocabulary (dict | ClassTextBank | None): A class-text bank or its
                 config; None scores the training classes.
         """
-        with DefaultScope.overwrite_default_scope(ICAR_MODELS.scope):
-            self.vocabulary = build_class_text_bank(vocabulary)
+        self.vocabulary = build_class_text_bank(vocabulary)
         self.num_classes = self.out_channels = (
             len(self.vocabulary)
             if self.vocabulary is not None else self.num_train_classes)

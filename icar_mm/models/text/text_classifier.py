@@ -2,7 +2,6 @@
 from typing import Dict, Optional, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.registry import DefaultScope
@@ -140,3 +139,26 @@ class TextClassifier(BaseModule):
         logits = self.classifier.scale * F.normalize(
             feats, dim=-1) @ weights.to(feats.dtype).t()
         return logits, labels
+
+
+def build_text_classifier(
+        cfg: Union[Dict, TextClassifier]) -> TextClassifier:
+    """Build a :class:`TextClassifier` from any host's registry scope.
+
+    icar_mm's modules live in mmpretrain's registries; a head registered in
+    mmdet, mmseg or mmaction2 builds while its host's scope is the default,
+    where a plain ``MODELS.build`` would not find them.
+
+    Args:
+        cfg (dict | TextClassifier): The config (``type`` defaults to
+            ``'TextClassifier'``) or a built classifier.
+
+    Returns:
+        TextClassifier: The classifier.
+    """
+    if isinstance(cfg, TextClassifier):
+        return cfg
+    cfg = dict(cfg)
+    cfg.setdefault('type', 'TextClassifier')
+    with DefaultScope.overwrite_default_scope(MODELS.scope):
+        return MODELS.build(cfg)
