@@ -1,11 +1,12 @@
 """What the benchmarks share: machine description, memory, text towers."""
+import json
 import os
 import os.path as osp
 import platform
 import resource
 import subprocess
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 
@@ -104,3 +105,12 @@ def run_worker(script: str, args: List[str]) -> str:
     if proc.returncode:
         raise RuntimeError(f'{script} {args} failed:\n{proc.stderr[-3000:]}')
     return proc.stdout.strip().splitlines()[-1]
+
+
+def write_report(path: Optional[str], report: Dict) -> None:
+    """Write a benchmark's report as JSON (nothing when ``path`` is None)."""
+    if not path:
+        return
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(report, f, indent=2)

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import platform
 import resource
 import socket
 import sys
@@ -35,6 +34,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from bench_utils import machine, write_report  # noqa: E402
 VARIANTS = ('icar_mm', 'open_clip_local', 'open_clip_full')
 
 
@@ -118,12 +119,7 @@ def main() -> None:
     full = results['open_clip_full']['peak_mb']
     local = results['open_clip_local']['peak_mb']
     report = dict(
-        machine=dict(
-            processor=platform.processor() or platform.machine(),
-            cpus=os.cpu_count(),
-            torch=torch.__version__,
-            world_size=2,
-            backend='gloo'),
+        machine=dict(machine(), world_size=2, backend='gloo'),
         batch_per_rank=args.batch,
         global_batch=2 * args.batch,
         dim=args.dim,
@@ -136,10 +132,7 @@ def main() -> None:
               f'{r["seconds"]:6.2f} s  loss {r["loss"]:.4f}')
     for name, value in report['ratios'].items():
         print(f'{name}: {value:.2f}x memory')
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+    write_report(args.json, report)
 
 
 if __name__ == '__main__':

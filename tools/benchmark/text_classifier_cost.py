@@ -23,7 +23,6 @@ carry over to real towers. Writes JSON and prints the table.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import socket
 import statistics
@@ -32,7 +31,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import (REPO, machine, minilm, peak_rss_mb,  # noqa: E402
-                         reset_peak_rss, run_worker)
+                         reset_peak_rss, run_worker, write_report)
 
 TINY_TEXT = dict(
     model_type='bert', vocab_size=30522, hidden_size=64,
@@ -167,10 +166,7 @@ def main() -> None:
         results=results, ratios=ratios)
     for name, value in ratios.items():
         print(f'{name}: {value:.2f}x')
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+    write_report(args.json, report)
 
 
 if __name__ == '__main__':

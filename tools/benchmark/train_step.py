@@ -27,7 +27,6 @@ prints images/s, peak memory and ratios.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
 import sys
@@ -35,7 +34,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import (REPO, machine, minilm, peak_rss_mb,  # noqa: E402
-                         reset_peak_rss, run_worker, small_text_model_dir)
+                         reset_peak_rss, run_worker, small_text_model_dir,
+                         write_report)
 
 CAPTION_WORDS = ('a photo of a small red bird sitting on a branch near the '
                  'river at sunset with trees in the background').split()
@@ -217,10 +217,7 @@ def main() -> None:
               f'step {r["step_seconds"]:.3f} s  peak {r["peak_mb"]:.0f} MB')
     for name, value in ratios.items():
         print(f'{name}: {value:.2f}x')
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+    write_report(args.json, report)
 
 
 if __name__ == '__main__':

@@ -29,7 +29,8 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import (REPO, machine, minilm, peak_rss_mb,  # noqa: E402
-                         reset_peak_rss, run_worker, small_text_model_dir)
+                         reset_peak_rss, run_worker, small_text_model_dir,
+                         write_report)
 
 
 def _worker(args) -> dict:
@@ -168,10 +169,7 @@ def main() -> None:
               f'{r["classify_seconds"]:.3f} s  +{r["peak_growth_mb"]:.0f} MB')
     print(f'class weights agree: min cosine {agreement:.5f}')
     print(f'icar_mm_vs_open_clip_speed: {speedup:.2f}x')
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=2)
+    write_report(args.json, report)
 
 
 if __name__ == '__main__':
