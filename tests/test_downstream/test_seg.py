@@ -140,6 +140,31 @@ def test_train_step_trains_text_encoder_and_predicts(tmp_path):
     assert int(out[0].pred_sem_seg.data.max()) < 37
 
 
+def test_class_texts_encoded_once_per_step_for_both_heads(tmp_path):
+    """The auxiliary head reuses the decode head's class weights of the step
+    (one text-encoder pass over the classes), and both losses still reach
+    the text encoder."""
+    cfg = _tiny_cfg(str(tmp_path))
+    model = _build(cfg)
+    model.init_weights()
+    model.train()
+    text = model.decode_head.text_classifier.text_encoder
+    calls = []
+    handle = text.register_forward_pre_hook(lambda m, a: calls.append(1))
+    data_p = model.data_preprocessor(_batch(cfg, 'train', 2), True)
+    losses = model.loss(**data_p)
+    handle.remove()
+    assert len(calls) == 1
+    losses['aux.loss_ce'].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0
+               for p in _params(text))
+    # outside the segmentor's loss each call encodes again (new template)
+    clf = model.decode_head.text_classifier
+    first, _ = clf.class_embeddings()
+    second, _ = clf.class_embeddings()
+    assert first.data_ptr() != second.data_ptr()
+
+
 def test_frozen_text_encoder_gets_no_gradient(tmp_path):
     cfg = _tiny_cfg(str(tmp_path), freeze=True)
     model = _build(cfg).train()

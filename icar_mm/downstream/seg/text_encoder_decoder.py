@@ -17,7 +17,7 @@ class TextEncoderDecoder(EncoderDecoder):
 
     * text cosine auxiliary heads built with ``text_classifier=None`` share
       the decode head's :class:`TextClassifier` (one text encoder, trained
-      by both heads' losses);
+      by both heads' losses, run over the class texts once per step);
     * ``num_classes`` / ``out_channels`` follow the decode head, so they stay
       right (e.g. for ``slide`` inference) after :meth:`set_vocabulary`;
     * :meth:`set_vocabulary` swaps the inference class list of every text
@@ -49,6 +49,15 @@ class TextEncoderDecoder(EncoderDecoder):
             return []
         heads = self.auxiliary_head
         return list(heads) if isinstance(heads, nn.ModuleList) else [heads]
+
+    def loss(self, inputs, data_samples) -> dict:
+        """Losses of all heads; the class texts are encoded once per step
+        when the heads share the decode head's text classifier."""
+        classifier = getattr(self.decode_head, 'text_classifier', None)
+        if classifier is None:
+            return super().loss(inputs, data_samples)
+        with classifier.same_class_embeddings():
+            return super().loss(inputs, data_samples)
 
     @property
     def num_classes(self) -> int:

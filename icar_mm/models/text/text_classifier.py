@@ -1,5 +1,6 @@
 """A text-generated cosine classifier that owns its text encoder."""
-from typing import Dict, Optional, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +78,8 @@ class TextClassifier(BaseModule):
         if freeze_text_encoder:
             self.text_encoder.requires_grad_(False)
         self.vocabulary: Optional[ClassTextBank] = None
+        # training weights kept for reuse inside `same_class_embeddings`
+        self._step_memo: Optional[list] = None
 
     @property
     def num_classes(self) -> int:
@@ -104,6 +107,23 @@ class TextClassifier(BaseModule):
             self.text_encoder.eval()
         return self
 
+    @contextmanager
+    def same_class_embeddings(self) -> Iterator[None]:
+        """Encode the class texts once for every call inside the block.
+
+        For a model whose heads share this classifier within one training
+        step (e.g. a segmentor's decode and auxiliary heads): the first
+        training call encodes the classes (one template each, with
+        gradient), later calls reuse those weights, and both losses
+        back-propagate through the one encoding. Not for class subsampling,
+        whose classes depend on each call's labels.
+        """
+        self._step_memo = []
+        try:
+            yield
+        finally:
+            self._step_memo = None
+
     def class_embeddings(self,
                          labels: Optional[torch.Tensor] = None
                          ) -> tuple:
@@ -118,8 +138,14 @@ class TextClassifier(BaseModule):
         """
         if (self.training and self.vocabulary is None
                 and not self.freeze_text_encoder):
-            return self.classifier.train_class_embeddings(
+            memo = self._step_memo
+            if memo and self.classifier.num_negatives is None:
+                return memo[0], labels
+            weights, labels = self.classifier.train_class_embeddings(
                 self.text_encoder, labels)
+            if memo is not None and self.classifier.num_negatives is None:
+                memo.append(weights)
+            return weights, labels
         return self.classifier.ensemble_class_embeddings(
             self.text_encoder, self.vocabulary), labels
 
