@@ -5,13 +5,12 @@ from .data_health import (DataHealth, SkipBadSamplesMixin,
 from .image_text_dataset import ImageTextDataset
 from .image_text_source import AutoImageTextDataset
 from .labelled_image_dataset import ImageNetDescribed, LabelledImageDataset
-from .synthetic_world import SyntheticWorld
-from .synthetic_world_clips import SyntheticWorldClips, clip_class_texts
-from .synthetic_world_dataset import (SyntheticWorldCaptionDataset,
-                                      SyntheticWorldClsDataset,
-                                      synthetic_world_class_texts)
-from .synthetic_world_export import export_synthetic_world_webdataset
-from .synthetic_world_semantic import export_semantic, semantic_class_texts
+from .synthetic_world import (SyntheticWorld, SyntheticWorldCaptionDataset,
+                              SyntheticWorldClips, SyntheticWorldClsDataset,
+                              clip_class_texts, export_semantic,
+                              export_synthetic_world_webdataset,
+                              semantic_class_texts,
+                              synthetic_world_class_texts)
 from .two_stream_dataloader import TwoStreamDataLoader, stream_schedule
 from .web_image_text_dataset import WebImageTextDataset
 from .webdataset_utils import (expand_urls, is_shard_spec,

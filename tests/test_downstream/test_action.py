@@ -14,7 +14,7 @@ import icar_mm.downstream.action  # noqa: F401
 from icar_mm.converters.video_swin_inflation import (
     check_state_dict, inflate_relative_position_bias,
     inflate_swin2d_state_dict, relative_position_index_3d)
-from icar_mm.datasets.synthetic_world_clips import (SyntheticWorldClips,
+from icar_mm.datasets.synthetic_world.clips import (SyntheticWorldClips,
                                                     clip_class_texts)
 from tiny_models import TINY_TEXT
 

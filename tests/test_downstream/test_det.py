@@ -2,7 +2,6 @@
 import copy
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -10,7 +9,7 @@ from mmengine.registry import DefaultScope
 
 import icar_mm  # noqa: F401
 from icar_mm.datasets.synthetic_world import SyntheticWorld
-from icar_mm.datasets.synthetic_world_instances import (class_names,
+from icar_mm.datasets.synthetic_world.instances import (class_names,
                                                         export_coco_instances)
 from tiny_models import TINY_TEXT
 
@@ -170,29 +169,6 @@ def test_synthetic_config_class_lists_match_the_world():
     cfg = Config.fromfile(SYNTHETIC)
     assert cfg.base_classes == class_names(split='seen')
     assert cfg.novel_classes == class_names(split='heldout')
-
-
-def test_coco_export_has_lvis_style_categories(coco_dir):
-    import json
-    with open(osp.join(coco_dir, 'annotations/val.json')) as f:
-        ann = json.load(f)
-    cats = ann['categories']
-    assert len(cats) == 36
-    assert sum(c['split'] == 'novel' for c in cats) == 10
-    assert all(c['def'] for c in cats)
-    with open(osp.join(coco_dir, 'annotations/train.json')) as f:
-        train = json.load(f)
-    novel = {c['id'] for c in cats if c['split'] == 'novel'}
-    assert train['annotations'] and not any(
-        a['category_id'] in novel for a in train['annotations'])
-    # box = tight box of the RLE mask
-    from pycocotools import mask as mask_utils
-    a = ann['annotations'][0]
-    m = mask_utils.decode(a['segmentation'])
-    ys, xs = np.nonzero(m)
-    assert a['bbox'] == [xs.min(), ys.min(), xs.max() + 1 - xs.min(),
-                         ys.max() + 1 - ys.min()]
-    assert a['area'] == int(m.sum())
 
 
 def _lvis_like_ann(path):

@@ -14,7 +14,7 @@ from mmengine.runner import save_checkpoint
 
 import icar_mm  # noqa: F401
 from icar_mm.datasets.synthetic_world import SyntheticWorld
-from icar_mm.datasets.synthetic_world_semantic import (chance_iou,
+from icar_mm.datasets.synthetic_world.semantic import (chance_iou,
                                                        export_semantic,
                                                        semantic_class_names,
                                                        semantic_scenes)

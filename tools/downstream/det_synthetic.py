@@ -48,7 +48,7 @@ def parse_args():
 
 
 def export(args):
-    from icar_mm.datasets.synthetic_world_instances import \
+    from icar_mm.datasets.synthetic_world.instances import \
         export_coco_instances
     ann = osp.join(args.data_root, 'annotations', 'val.json')
     if not osp.isfile(ann):

@@ -11,7 +11,7 @@ images, swapping the class list of the trained model (no retraining):
 
 Chance: a predictor that knows every object mask and gives each object a
 uniformly random class of the vocabulary (expected IoU per class, see
-:func:`icar_mm.datasets.synthetic_world_semantic.chance_iou`).
+:func:`icar_mm.datasets.synthetic_world.semantic.chance_iou`).
 
 Example (about 15 min on one CPU thread)::
 
@@ -53,7 +53,7 @@ def main():
 
     import icar_mm  # noqa: F401
     import icar_mm.downstream.seg  # noqa: F401
-    from icar_mm.datasets.synthetic_world_semantic import (
+    from icar_mm.datasets.synthetic_world.semantic import (
         chance_iou, semantic_class_names)
 
     cfg = Config.fromfile(args.config)

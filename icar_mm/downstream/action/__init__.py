@@ -44,7 +44,7 @@ _complete_drn_placeholder()
 import mmaction.datasets  # noqa: E402,F401
 import mmaction.models  # noqa: E402,F401
 
-from icar_mm.datasets.synthetic_world_clips import clip_class_texts  # noqa
+from icar_mm.datasets.synthetic_world.clips import clip_class_texts  # noqa
 from .class_texts import kinetics400_class_texts  # noqa: E402
 from .synthetic_clip_dataset import SyntheticWorldClipDataset  # noqa: E402
 from .text_recognizer_head import TextRecognizerHead  # noqa: E402

@@ -4,7 +4,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS
 
-from icar_mm.datasets.synthetic_world_clips import (CLIP_SPLITS,
+from icar_mm.datasets.synthetic_world.clips import (CLIP_SPLITS,
                                                     SyntheticWorldClips,
                                                     clip_class_texts)
 

@@ -9,7 +9,7 @@ allow_failed_imports=False)``.
 """
 import mmseg  # noqa: F401  (fails here, clearly, without mmsegmentation)
 
-import icar_mm.datasets.synthetic_world_semantic  # noqa: F401 class texts
+import icar_mm.datasets.synthetic_world.semantic  # noqa: F401 class texts
 from .dataset_class_texts import mmseg_dataset_class_texts
 from .open_vocab_iou_metric import OpenVocabIoUMetric
 from .synthetic_world_seg_dataset import SyntheticWorldSegDataset

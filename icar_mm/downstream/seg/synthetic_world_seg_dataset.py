@@ -6,7 +6,7 @@ from mmengine.dist import get_dist_info, barrier
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS as SEG_DATASETS
 
-from icar_mm.datasets.synthetic_world_semantic import (export_semantic,
+from icar_mm.datasets.synthetic_world.semantic import (export_semantic,
                                                        num_files,
                                                        semantic_class_names)
 
@@ -16,7 +16,7 @@ class SyntheticWorldSegDataset(BaseSegDataset):
     """Synthetic-world semantic segmentation, written on first use.
 
     Label maps on disk hold global ids (0 background, 1-26 seen, 27-36
-    held-out; see :mod:`icar_mm.datasets.synthetic_world_semantic`).
+    held-out; see :mod:`icar_mm.datasets.synthetic_world.semantic`).
     ``vocabulary`` picks the classes of this dataset; mmseg's label map turns
     the global ids into its ids and every other class into ``ignore_index``:
     ``'seen'`` = base (training), ``'all'`` = base + novel (generalised

@@ -1,49 +1,27 @@
 """Semantic segmentation data from the synthetic world (no OpenMMLab import).
 
-Label convention
-----------------
-Label maps store *global* ids, the same for every split and vocabulary:
-
-* ``0`` = ``background`` (the grey cluttered surface behind the shapes), a
-  class like the stuff classes of ADE20K / COCO-Stuff: it has a class text
-  (:data:`BACKGROUND`) and belongs to every vocabulary;
-* ``1 + i`` = the class ``i`` of ``SyntheticWorld.classes('all')``, i.e.
-  ``1..26`` the seen (base) classes and ``27..36`` the held-out (novel)
-  ones.
-
-The vocabulary of a model or a dataset is ``background`` + the classes of a
-world split (:func:`semantic_class_texts`): ``'seen'`` (27 classes, ids
-unchanged), ``'heldout'`` (11) or ``'all'`` (37). mmseg's ``label_map``
-(``BaseSegDataset.get_label_map``) maps the global ids to the ids of a
-smaller vocabulary and every class outside it to ``ignore_index`` (255).
-
-Open-vocabulary protocol
-------------------------
-Training images (``split='train'``) contain only seen classes, so no novel
-pixel is ever seen in training. (Training data that did show novel objects
-should label them ``ignore``, which the label map does, not ``background``:
-that would teach the model to call novel objects background.) Evaluation
-images (``split='val'``) contain all 36 classes, the main object of image
-``k`` is of class ``k mod 36``, so base and novel classes are balanced.
-
-Files written by :func:`export_semantic` (an mmseg ``BaseSegDataset``
-layout, ``img_suffix='.png'``, ``seg_map_suffix='.png'``)::
-
-    out_dir/img/{split}/000000.png   BGR image (lossless)
-    out_dir/ann/{split}/000000.png   uint8 label map, global ids
-    out_dir/meta/classes_{seen,heldout,all}.json   class texts (bg first)
+Label maps hold *global* ids: ``0`` is ``background`` (a class with a text,
+in every vocabulary) and ``1 + i`` the class ``i`` of ``classes('all')``
+(``1..26`` seen, ``27..36`` held out). A vocabulary is background + the
+classes of a world split (:func:`semantic_class_texts`); mmseg's label map
+turns the global ids into its ids and other classes into ``ignore``.
+Training images show seen classes only, evaluation images all 36.
+:func:`export_semantic` writes an mmseg ``BaseSegDataset`` layout; from the
+command line: ``python -m icar_mm.datasets.synthetic_world semantic
+OUT_DIR``. See ``docs/synthetic_world.md``.
 """
 import json
 import os
 import os.path as osp
-import zlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 
 from icar_mm.registry import CLASS_TEXT_SOURCES
-from .synthetic_world import SyntheticWorld
+from .classes import class_records
+from .streams import random_stream
+from .world import SyntheticWorld, WorldCfg, build_world
 
 #: Class text of the background (label 0).
 BACKGROUND: Dict = dict(
@@ -79,8 +57,8 @@ def semantic_class_texts(split: str = 'all', **kwargs) -> List[Dict]:
 
 def global_ids(split: str) -> List[int]:
     """Global label ids of a vocabulary's classes, in its label order."""
-    num_seen = len(SyntheticWorld().classes('seen'))
-    num = len(SyntheticWorld().classes(split))
+    num_seen = len(class_records('seen'))
+    num = len(class_records(split))
     start = num_seen if split == 'heldout' else 0
     return [0] + [1 + start + i for i in range(num)]
 
@@ -129,8 +107,7 @@ def semantic_scenes(world: SyntheticWorld,
     num_classes = len(world.classes(world_split))
     scenes = []
     for k in range(num_images):
-        stream = zlib.crc32(f'semantic-{split}'.encode())
-        rng = np.random.default_rng([world.seed, int(seed), stream, k])
+        rng = random_stream(world.seed, seed, f'semantic-{split}', k)
         num_objects = int(rng.integers(1, max_objects + 1))
         scenes.append(
             world.sample_scene(rng, k % num_classes, world_split,
@@ -140,7 +117,7 @@ def semantic_scenes(world: SyntheticWorld,
 
 def export_semantic(out_dir: str,
                     splits: Dict[str, int],
-                    world: Optional[Dict] = None,
+                    world: WorldCfg = None,
                     max_objects: int = 3,
                     seed: int = 0) -> Dict[str, str]:
     """Write images and label maps in an mmseg ``BaseSegDataset`` layout.
@@ -149,8 +126,8 @@ def export_semantic(out_dir: str,
         out_dir (str): Output directory (created).
         splits (dict[str, int]): Number of images per image split, e.g.
             ``dict(train=400, val=144)``.
-        world (dict, optional): ``SyntheticWorld`` kwargs (e.g.
-            ``image_size``).
+        world (dict | SyntheticWorld, optional): ``SyntheticWorld`` kwargs
+            (e.g. ``image_size``) or the world.
         max_objects (int): Objects per image are ``1..max_objects``.
         seed (int): Seed of the sets.
 
@@ -158,7 +135,7 @@ def export_semantic(out_dir: str,
         dict[str, str]: ``img_{split}`` / ``ann_{split}`` directories and
         ``classes_{seen,heldout,all}`` files written.
     """
-    world_obj = SyntheticWorld(**(world or {}))
+    world_obj = build_world(world)
     paths: Dict[str, str] = {}
     meta = osp.join(out_dir, 'meta')
     os.makedirs(meta, exist_ok=True)
@@ -229,22 +206,3 @@ __all__ = [
     'semantic_scenes', 'export_semantic', 'num_files'
 ]
 
-
-def _main(argv: Optional[Sequence[str]] = None) -> None:
-    import argparse
-    parser = argparse.ArgumentParser(
-        description='Write synthetic-world semantic segmentation data.')
-    parser.add_argument('out_dir')
-    parser.add_argument('--train', type=int, default=400)
-    parser.add_argument('--val', type=int, default=144)
-    parser.add_argument('--image-size', type=int, default=64)
-    parser.add_argument('--seed', type=int, default=0)
-    args = parser.parse_args(argv)
-    for k, v in export_semantic(
-            args.out_dir, dict(train=args.train, val=args.val),
-            dict(image_size=args.image_size), seed=args.seed).items():
-        print(f'{k}: {v}')
-
-
-if __name__ == '__main__':
-    _main()

@@ -1,44 +1,26 @@
 """Short clips of the synthetic world: coloured shapes that move.
 
-The video variant of :mod:`.synthetic_world` for action recognition. A clip
-shows one object of the world (random shape, texture, background) that
-performs a *motion*; a class is a (colour, motion) pair, e.g. "red object
-moving left", with a dictionary-style description ("a red shape sliding
-from the right towards the left edge of the frame"). The colour makes the
-class depend on appearance, the motion on time: a recognizer that pools
-frames without order cannot tell "moving left" from "moving right".
-
-Base and novel classes
-----------------------
-6 colours x 6 motions = 36 classes. As in the image world, 10 pairs are held
-out: the diagonal (colour i, motion i) and (i, i + 3) for i < 4, so every
-colour and every motion occurs in at least four base classes and a novel
-class is a new *composition* of a known colour and a known motion, to be
-recognised through its text alone (zero-shot).
-
-Files mmaction2 reads
----------------------
-:meth:`SyntheticWorldClips.export_rawframes` writes mmaction2's
-*rawframes* layout (no video codec needed): one folder of PNG frames
-``img_00001.png``... per clip, an annotation list ``<split>.txt`` with lines
-``<clip folder> <num frames> <label>`` for ``RawframeDataset`` with
-``filename_tmpl='img_{:05}.png'``, and a class-text JSON per split for
-``ClassTextBank(file=...)``. The in-memory dataset of the action adapter
-(``SyntheticWorldClipDataset``) renders the same clips without files.
-
-Everything is deterministic in the world seed, the split and the clip index.
+The video variant of the world, for action recognition: a clip shows one
+object (random shape, texture, background) performing a *motion*; a class
+is a (colour, motion) pair ("red object moving left"), 26 base and 10
+novel, held out like the image classes.
+:meth:`SyntheticWorldClips.export_rawframes` writes mmaction2's rawframes
+layout; the action adapter's ``SyntheticWorldClipDataset`` renders the
+same clips in memory. See ``docs/synthetic_world.md``.
 """
 import json
 import os
 import os.path as osp
-import zlib
 from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 
 from icar_mm.registry import CLASS_TEXT_SOURCES
-from .synthetic_world import COLOURS, SHAPES, SyntheticWorld
+from .classes import HELDOUT_PAIRS, class_texts
+from .streams import random_stream
+from .vocabulary import COLOURS, SHAPES, article
+from .world import SyntheticWorld
 
 #: motions and their dictionary-style glosses
 MOTIONS: Tuple[str, ...] = ('moving left', 'moving right', 'moving up',
@@ -53,9 +35,6 @@ MOTION_GLOSSES: Dict[str, str] = {
     'growing': 'getting bigger and bigger in the middle of the frame',
     'shrinking': 'getting smaller and smaller in the middle of the frame',
 }
-#: held-out (colour, motion) index pairs: the diagonal and four more
-HELDOUT_PAIRS = frozenset([(i, i) for i in range(6)] +
-                          [(i, (i + 3) % 6) for i in range(4)])
 #: dataset splits -> (class split, stream tag)
 CLIP_SPLITS: Dict[str, Tuple[str, str]] = {
     'train': ('base', 'train'),
@@ -71,19 +50,46 @@ def _build_clip_classes() -> Tuple[List[dict], List[dict]]:
     base, novel = [], []
     for ci, colour in enumerate(COLOURS):
         for mi, motion in enumerate(MOTIONS):
-            article = 'an' if colour[0] in 'aeiou' else 'a'
             rec = dict(
                 name=f'{colour} object {motion}',
-                description=f'{article} {colour} shape '
+                description=f'{article(colour)} {colour} shape '
                 f'{MOTION_GLOSSES[motion]}',
                 aliases=[f'{colour} shape {motion}'],
                 colour=colour,
                 motion=motion)
+            # the (colour, motion) pairs held out as the (colour, shape) ones
             (novel if (ci, mi) in HELDOUT_PAIRS else base).append(rec)
     return base, novel
 
 
 _BASE, _NOVEL = _build_clip_classes()
+
+
+def _clip_records(split: str) -> List[dict]:
+    split = CLIP_SPLITS.get(split, (split, ))[0]
+    if split == 'base':
+        return _BASE
+    if split == 'novel':
+        return _NOVEL
+    if split == 'all':
+        return _BASE + _NOVEL
+    raise ValueError(f"unknown split {split!r}; use 'base', 'novel', "
+                     f"'all' or a dataset split {list(CLIP_SPLITS)}")
+
+
+@CLASS_TEXT_SOURCES.register_module(name='synthetic_world_clips')
+def clip_class_texts(split: str = 'base') -> List[dict]:
+    """Class texts of a clip split (class-text source
+    ``dict(type='synthetic_world_clips', split=...)``).
+
+    Args:
+        split (str): ``'base'``, ``'novel'``, ``'all'`` or a dataset split
+            (``'train'``, ``'val'``, ``'novel'``).
+
+    Returns:
+        list[dict]: ``dict(name, description, aliases)`` per class.
+    """
+    return class_texts(_clip_records(split))
 
 
 class SyntheticWorldClips:
@@ -112,30 +118,16 @@ class SyntheticWorldClips:
     def image_size(self) -> int:
         return self.world.image_size
 
-    @staticmethod
-    def _records(split: str) -> List[dict]:
-        split = CLIP_SPLITS.get(split, (split, ))[0]
-        if split == 'base':
-            return _BASE
-        if split == 'novel':
-            return _NOVEL
-        if split == 'all':
-            return _BASE + _NOVEL
-        raise ValueError(f"unknown split {split!r}; use 'base', 'novel', "
-                         f"'all' or a dataset split {list(CLIP_SPLITS)}")
-
-    def classes(self, split: str = 'base') -> List[dict]:
-        """``dict(name, description, aliases)`` per class of a split."""
-        return clip_class_texts(split)
+    #: ``dict(name, description, aliases)`` per class of a split
+    classes = staticmethod(clip_class_texts)
 
     def class_attributes(self, split: str = 'base') -> List[Tuple[str, str]]:
         """``(colour, motion)`` of each class of a split."""
-        return [(r['colour'], r['motion']) for r in self._records(split)]
+        return [(r['colour'], r['motion']) for r in _clip_records(split)]
 
     def _rng(self, split: str, index: int) -> np.random.Generator:
         tag = CLIP_SPLITS.get(split, (split, split))[1]
-        return np.random.default_rng(
-            [self.seed, zlib.crc32(tag.encode()), int(index)])
+        return random_stream(self.seed, tag, index)
 
     def sample(self, split: str, index: int) -> Tuple[np.ndarray, int]:
         """Clip ``index`` of a split; classes cycle with the index.
@@ -149,7 +141,7 @@ class SyntheticWorldClips:
             tuple: ``(T, H, W, 3)`` uint8 BGR frames and the label (index in
             ``classes(split)``).
         """
-        records = self._records(split)
+        records = _clip_records(split)
         label = int(index) % len(records)
         rec = records[label]
         rng = self._rng(split, index)
@@ -221,21 +213,3 @@ class SyntheticWorldClips:
         return dict(ann_file=ann_file, data_prefix=frames_root,
                     class_file=class_file)
 
-
-@CLASS_TEXT_SOURCES.register_module(name='synthetic_world_clips')
-def clip_class_texts(split: str = 'base') -> List[dict]:
-    """Class texts of a clip split (class-text source
-    ``dict(type='synthetic_world_clips', split=...)``).
-
-    Args:
-        split (str): ``'base'``, ``'novel'``, ``'all'`` or a dataset split
-            (``'train'``, ``'val'``, ``'novel'``).
-
-    Returns:
-        list[dict]: ``dict(name, description, aliases)`` per class.
-    """
-    return [
-        dict(name=r['name'], description=r['description'],
-             aliases=list(r['aliases']))
-        for r in SyntheticWorldClips._records(split)
-    ]

@@ -10,17 +10,19 @@ held-out compositions.
 
 A ``'base'`` image set holds seen classes only (training an open-vocabulary
 detector: novel classes never appear, not even unlabelled); an ``'all'`` set
-mixes seen and held-out classes (evaluation of base and novel AP).
+mixes seen and held-out classes (evaluation of base and novel AP). See
+``docs/synthetic_world.md``.
 """
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from .synthetic_world import SyntheticWorld, _code
+from .streams import random_stream
+from .world import SyntheticWorld, WorldCfg, build_world
 
 #: split of the class table used by each image-set kind
 _CLASS_SPLITS = {'base': 'seen', 'all': 'all', 'novel': 'heldout'}
@@ -53,7 +55,7 @@ def instance_scene(world: SyntheticWorld,
             ``'large'``); random if None.
 
     Returns:
-        dict: A scene for :meth:`SyntheticWorld.render`.
+        dict: A scene for :meth:`~.rendering.RenderingMixin.render`.
     """
     if classes not in _CLASS_SPLITS:
         raise ValueError(f'classes must be one of {list(_CLASS_SPLITS)}, '
@@ -122,7 +124,7 @@ def coco_categories(world: SyntheticWorld) -> List[dict]:
 
 def export_coco_instances(out_dir: str,
                           image_sets: Dict[str, Tuple[str, int]],
-                          world: SyntheticWorld = None,
+                          world: WorldCfg = None,
                           num_objects: Tuple[int, int] = (1, 3),
                           size: str = None,
                           seed: int = 0) -> Dict[str, str]:
@@ -138,7 +140,8 @@ def export_coco_instances(out_dir: str,
         image_sets (dict): ``name -> (classes, num_images)`` with
             ``classes`` ``'base'``, ``'novel'`` or ``'all'``, e.g.
             ``dict(train=('base', 200), val=('all', 50))``.
-        world (SyntheticWorld, optional): Defaults to a 64-px world.
+        world (SyntheticWorld | dict, optional): The world or its kwargs;
+            defaults to ``SyntheticWorld()`` (64 px).
         num_objects (tuple[int, int]): Objects per image (inclusive range).
         size (str, optional): Object size; random if None.
         seed (int): Seed of the image sets (each set has its own stream).
@@ -146,14 +149,13 @@ def export_coco_instances(out_dir: str,
     Returns:
         dict[str, str]: ``name -> annotation file``.
     """
-    world = world or SyntheticWorld(image_size=64)
+    world = build_world(world)
     categories = coco_categories(world)
     paths = {}
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     ann_id = 1
     for name, (classes, num_images) in image_sets.items():
-        rng = np.random.default_rng(
-            [world.seed, int(seed), _code('instances'), _code(name)])
+        rng = random_stream(world.seed, seed, 'instances', name)
         os.makedirs(osp.join(out_dir, name), exist_ok=True)
         images, annotations = [], []
         for i in range(num_images):
@@ -178,9 +180,8 @@ def export_coco_instances(out_dir: str,
     return paths
 
 
-def class_names(world: SyntheticWorld = None,
+def class_names(world: Optional[SyntheticWorld] = None,
                 split: str = 'all') -> Sequence[str]:
     """Category names of a world split (``'seen'``, ``'heldout'``,
     ``'all'``), for dataset ``metainfo``."""
-    world = world or SyntheticWorld(image_size=64)
-    return tuple(c['name'] for c in world.classes(split))
+    return tuple(c['name'] for c in build_world(world).classes(split))

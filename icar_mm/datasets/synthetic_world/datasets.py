@@ -1,4 +1,4 @@
-"""mmpretrain datasets over the in-memory :class:`SyntheticWorld`.
+"""mmpretrain datasets over the in-memory :class:`~.world.SyntheticWorld`.
 
 The images are generated (not read from files) when the dataset is fully
 initialised and kept in the dataset's data list, so pipelines start from
@@ -22,35 +22,15 @@ labels do not depend on the position.
 
 The class texts of the world are also a class-text source named
 ``'synthetic_world'`` (``source=dict(type='synthetic_world', split='seen')``).
+See ``docs/synthetic_world.md``.
 """
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
 from mmpretrain.datasets import BaseDataset
 
 from icar_mm.registry import CLASS_TEXT_SOURCES, DATASETS
-from .synthetic_world import DATASET_SPLITS, SyntheticWorld
-
-WorldCfg = Union[dict, SyntheticWorld, None]
-
-
-def build_world(world: WorldCfg = None) -> SyntheticWorld:
-    """Build a :class:`SyntheticWorld` from its kwargs (or pass one through).
-
-    Args:
-        world (dict | SyntheticWorld, optional): ``SyntheticWorld`` kwargs,
-            e.g. ``dict(seed=0, image_size=64)``; None for the defaults.
-
-    Returns:
-        SyntheticWorld: The world.
-    """
-    if isinstance(world, SyntheticWorld):
-        return world
-    if world is None:
-        return SyntheticWorld()
-    if not isinstance(world, dict):
-        raise TypeError('world must be a dict of SyntheticWorld kwargs, got '
-                        f'{type(world).__name__}')
-    return SyntheticWorld(**world)
+from .splits import DATASET_SPLITS
+from .world import WorldCfg, build_world
 
 
 def _check_no_classes(kwargs: dict, name: str) -> None:
@@ -97,8 +77,7 @@ class SyntheticWorldClsDataset(BaseDataset):
         self.split = split
         self.num_per_class = int(num_per_class)
         self.seed = int(seed)
-        self.world = build_world(
-            dict(seed=0, image_size=64) if world is None else world)
+        self.world = build_world(world)
         texts = self.world.classes(split)
         metainfo = dict(
             classes=tuple(t['name'] for t in texts),
@@ -157,8 +136,7 @@ class SyntheticWorldCaptionDataset(BaseDataset):
         self.num_samples = int(num_samples)
         self.include_heldout = bool(include_heldout)
         self.seed = int(seed)
-        self.world = build_world(
-            dict(seed=0, image_size=64) if world is None else world)
+        self.world = build_world(world)
         super().__init__(ann_file='', pipeline=pipeline, **kwargs)
 
     def load_data_list(self) -> List[dict]:
