@@ -11,3 +11,11 @@ TINY_TEXT = dict(
     max_position_embeddings=128,
     hidden_dropout_prob=0.,
     attention_probs_dropout_prob=0.)
+
+
+def text_classifier(text_encoder, *args, **kwargs):
+    """A ``TextClassifier`` sharing ``text_encoder`` (as ``ICAR`` does)."""
+    from icar_mm.models.text import TextClassifier
+    classifier = TextClassifier(*args, **kwargs)
+    classifier.share_text_encoder(text_encoder)
+    return classifier

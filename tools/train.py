@@ -266,7 +266,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         pin_memory=True,
         persistent_workers=True,
     )
-    if cfg.get('default_scope', 'mmpretrain') == 'mmpretrain':
+    if cfg.get('default_scope', 'mmpretrain') in ('mmpretrain', 'icar_mm'):
         # mmpretrain's tools batch with default_collate; mmdet, mmseg and
         # mmaction2 configs keep mmengine's pseudo_collate
         default_dataloader_cfg.collate_fn = dict(type='default_collate')

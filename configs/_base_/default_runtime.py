@@ -1,6 +1,8 @@
-# mmpretrain's runtime, iteration-based, with icar_mm's components registered.
+# mmpretrain's runtime, iteration-based, in icar_mm's registry scope (a
+# child of mmpretrain's: mmpretrain's and mmengine's components resolve too).
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 
+default_scope = 'icar_mm'
 custom_imports = dict(imports=['icar_mm'], allow_failed_imports=False)
 
 default_hooks = dict(

@@ -23,9 +23,9 @@ model = dict(
         max_length=77,
         gradient_checkpointing=False),
     cls_head=dict(
-        type='TextMetaClsHead',
+        type='TextMetaClassifier',
         classifier=dict(
-            type='TextCosineClassifier',
+            type='TextClassifier',
             class_texts=dict(
                 source=dict(type='imagenet-22k'),
                 templates='imagenet',

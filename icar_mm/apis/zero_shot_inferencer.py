@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmpretrain.apis.base import BaseInferencer
 
-from icar_mm.models.text.class_text_bank import ClassTextBank
+from icar_mm.class_texts import ClassTextBank
 from .model_loading import init_model
 
 ClassList = Sequence[Union[str, Dict]]
@@ -86,7 +86,7 @@ class ZeroShotInferencer(BaseInferencer):
         if self.image_size is not None:
             steps.insert(0, dict(type='Resize', scale=(self.image_size,
                                                        self.image_size)))
-        from mmpretrain.registry import TRANSFORMS
+        from icar_mm.registry import TRANSFORMS
         pipeline = Compose([TRANSFORMS.build(t) for t in steps])
 
         def load(item):
@@ -125,16 +125,10 @@ class ZeroShotInferencer(BaseInferencer):
                    templates: Union[str, Sequence[str]],
                    use_descriptions: Optional[bool] = None
                    ) -> ClassTextBank:
-        entries = [
-            dict(name=c, description='') if isinstance(c, str) else dict(c)
-            for c in classes
-        ]
-        if use_descriptions is None:
-            use_descriptions = all(e.get('description') for e in entries)
-        key = (repr(entries), repr(templates), use_descriptions)
+        key = (repr(list(classes)), repr(templates), use_descriptions)
         if key not in self._banks:
             self._banks[key] = ClassTextBank(
-                classes=entries, templates=templates,
+                classes=classes, templates=templates,
                 use_descriptions=use_descriptions)
         return self._banks[key]
 

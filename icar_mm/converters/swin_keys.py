@@ -90,6 +90,30 @@ def output_norms(state: Mapping[str, torch.Tensor]) -> List[int]:
                                   for k in state) if m)
 
 
+#: block renames inside a stage: (official, OpenMMLab)
+BLOCK_RENAMES = (('.attn.', '.attn.w_msa.'), ('.mlp.fc1.', '.ffn.layers.0.0.'),
+                 ('.mlp.fc2.', '.ffn.layers.1.'))
+
+
+def _stage_key(key: str, value: torch.Tensor, to_openmmlab: bool
+               ) -> Tuple[str, torch.Tensor]:
+    """A stage's key (after the ``layers.`` / ``stages.`` prefix) and value
+    in the other layout: one block rename, or the patch-merging reorder."""
+    for official, openmmlab in BLOCK_RENAMES:
+        old, new = ((official, openmmlab) if to_openmmlab else
+                    (openmmlab, official))
+        if old in key:
+            return key.replace(old, new), value
+    if '.downsample.reduction.' in key:
+        reorder = unfold_reduction_order if to_openmmlab else \
+            concat_reduction_order
+        return key, reorder(value)
+    if '.downsample.norm.' in key:
+        reorder = unfold_norm_order if to_openmmlab else concat_norm_order
+        return key, reorder(value)
+    return key, value
+
+
 def official_to_openmmlab(
         state: Mapping[str, torch.Tensor]
 ) -> Tuple[Dict[str, torch.Tensor], List[Tuple[str, str]]]:
@@ -116,17 +140,8 @@ def official_to_openmmlab(
             continue
         new = key
         if key.startswith('layers.'):
-            if '.attn.' in key:
-                new = key.replace('.attn.', '.attn.w_msa.')
-            elif '.mlp.fc1.' in key:
-                new = key.replace('.mlp.fc1.', '.ffn.layers.0.0.')
-            elif '.mlp.fc2.' in key:
-                new = key.replace('.mlp.fc2.', '.ffn.layers.1.')
-            elif '.downsample.reduction.' in key:
-                value = unfold_reduction_order(value)
-            elif '.downsample.norm.' in key:
-                value = unfold_norm_order(value)
-            new = 'stages.' + new[len('layers.'):]
+            new, value = _stage_key(key[len('layers.'):], value, True)
+            new = 'stages.' + new
         elif key.startswith('patch_embed.proj.'):
             new = key.replace('patch_embed.proj.', 'patch_embed.projection.')
         elif key.startswith('norm.'):
@@ -148,17 +163,8 @@ def openmmlab_to_official(
     for key, value in state.items():
         new = key
         if key.startswith('stages.'):
-            new = 'layers.' + key[len('stages.'):]
-            if '.attn.w_msa.' in new:
-                new = new.replace('.attn.w_msa.', '.attn.')
-            elif '.ffn.layers.0.0.' in new:
-                new = new.replace('.ffn.layers.0.0.', '.mlp.fc1.')
-            elif '.ffn.layers.1.' in new:
-                new = new.replace('.ffn.layers.1.', '.mlp.fc2.')
-            elif '.downsample.reduction.' in new:
-                value = concat_reduction_order(value)
-            elif '.downsample.norm.' in new:
-                value = concat_norm_order(value)
+            new, value = _stage_key(key[len('stages.'):], value, False)
+            new = 'layers.' + new
         elif key.startswith('patch_embed.projection.'):
             new = key.replace('patch_embed.projection.', 'patch_embed.proj.')
         else:

@@ -2,7 +2,7 @@
 
 The class list of an iCAR image-label dataset is the list of its class
 texts (iCAR's adaptation A3), so each dataset here is tied to a class-text
-origin -- the same ones :class:`~icar_mm.models.text.ClassTextBank` reads:
+origin -- the same ones :class:`~icar_mm.class_texts.ClassTextBank` reads:
 
 * ``class_texts=dict(source=dict(type='imagenet-22k'))`` -- the 21,841
   ImageNet-22K synsets with WordNet lemma names and glosses (timm's bundled
@@ -26,8 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from mmengine import fileio
 from mmpretrain.datasets import BaseDataset
 
-from icar_mm.models.text.class_text_sources import (load_class_text_file,
-                                                  load_class_text_source)
+from icar_mm.class_texts import load_class_text_file, load_class_text_source
 from icar_mm.registry import DATASETS
 from .data_health import SkipBadSamplesMixin
 

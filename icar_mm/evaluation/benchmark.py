@@ -21,10 +21,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.config import Config
 
-from icar_mm.datasets.benchmarks import (BenchmarkSpec, benchmark_class_texts,
-                                         resolve_benchmarks)
-from icar_mm.models.text.class_text_bank import (ClassTextBank,
-                                                 build_class_text_bank)
+from icar_mm.class_texts import (ClassTextBank, benchmark_class_texts,
+                                 build_class_text_bank)
+from icar_mm.datasets.benchmarks import BenchmarkSpec, resolve_benchmarks
 from icar_mm.registry import DATASETS
 from .features import (FeatureCache, build_dataloader, extract_features,
                        model_fingerprint)
@@ -137,7 +136,7 @@ def _evaluate_config(model, cfg: Config) -> Dict:
     scores = {}
     for name, vocab in _config_vocabularies(cfg).items():
         if vocab is None:
-            vocab = model.cls_head.class_texts
+            vocab = model.text_classifier.class_texts
         scores[name] = zero_shot_metrics(model, embeds, labels,
                                          build_class_text_bank(vocab),
                                          'top1')['top1']

@@ -5,7 +5,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from icar_mm.models.text.class_text_bank import build_class_text_bank
+from icar_mm.class_texts import build_class_text_bank
 from icar_mm.registry import DATASETS, HOOKS
 from .features import build_dataloader, extract_features
 
@@ -162,14 +162,10 @@ class TextInitClassifierHook(Hook):
     def init_weights(self, model) -> torch.Tensor:
         model = _unwrap(model)
         bank = build_class_text_bank(self.vocabulary)
-        if getattr(model, 'text_encoder', None) is None:
+        if getattr(model, 'text_classifier', None) is None:
             raise ValueError('TextInitClassifierHook needs a model with a '
                              'text encoder.')
-        from icar_mm.models.text.text_cosine_classifier import \
-            TextCosineClassifier
-        classifier = model.zero_shot_classifier or TextCosineClassifier()
-        weights = classifier.ensemble_class_embeddings(model.text_encoder,
-                                                       bank)
+        weights = model.text_classifier.ensemble(bank)
         target = model
         for part in self.head_attr.split('.'):
             target = getattr(target, part)

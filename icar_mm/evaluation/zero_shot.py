@@ -4,8 +4,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 import torch
 
-from icar_mm.models.text.class_text_bank import (ClassTextBank,
-                                                 build_class_text_bank)
+from icar_mm.class_texts import ClassTextBank, build_class_text_bank
 from .features import _unwrap
 from .functional import classification_metrics
 
@@ -16,8 +15,8 @@ def zero_shot_logits(model, embeds: np.ndarray,
     """Scaled cosines of image embeddings against a vocabulary.
 
     The class weights are the model's cached template ensemble
-    (:meth:`TextCosineClassifier.ensemble_class_embeddings`), exactly what
-    :meth:`ICAR.classify` uses.
+    (:meth:`TextClassifier.ensemble`), exactly what :meth:`ICAR.classify`
+    uses.
 
     Args:
         model (ICAR): A model with a text encoder.
@@ -29,7 +28,7 @@ def zero_shot_logits(model, embeds: np.ndarray,
         np.ndarray: ``(N, C)`` logits.
     """
     model = _unwrap(model)
-    classifier = model.zero_shot_classifier
+    classifier = model.text_classifier
     if classifier is None:
         raise ValueError('Zero-shot evaluation needs a model with a text '
                          'encoder.')
@@ -37,7 +36,7 @@ def zero_shot_logits(model, embeds: np.ndarray,
     was_training = model.training
     model.eval()
     feats = torch.as_tensor(embeds).to(next(model.parameters()).device)
-    logits, _ = classifier(feats, model.text_encoder, class_texts=bank)
+    logits, _ = classifier(feats, class_texts=bank)
     model.train(was_training)
     return logits.float().cpu().numpy()
 

@@ -6,10 +6,9 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 
+from icar_mm.class_texts import ClassTextBank
 from icar_mm.registry import MODELS
-from .heads.text_meta_cls_head import TextMetaClsHead
-from .text.class_text_bank import ClassTextBank, build_class_text_bank
-from .text.text_cosine_classifier import TextCosineClassifier
+from .text.text_classifier import TextClassifier
 from .utils.feature_cache import feature_cache_step, split_streams
 
 Streams = Dict[str, Optional[torch.Tensor]]
@@ -29,16 +28,23 @@ class ICAR(BaseModel):
 
     The baselines of the paper are switches of this class:
 
-    ============================  =========================================
-    variant                       config
-    ============================  =========================================
-    linear classifier only        ``LinearClsHead``, ``cls_on_projection=False``
-    cosine classifier only        ``CosineClsHead``
-    image-text alignment (CLIP)   ``cls_head=None``, ``itc_loss``
-    shallow fusion                ``LinearClsHead`` (on ``x``) + ``itc_loss``
-    iCAR without descriptions     ``TextMetaClsHead``, ``use_descriptions=False``
-    iCAR                          ``TextMetaClsHead`` + ``itc_loss``
-    ============================  =========================================
+    =========================  ==============================================
+    variant                    config
+    =========================  ==============================================
+    linear classifier only     ``LinearClsHead``, ``cls_on_projection=False``
+    cosine classifier only     ``CosineClsHead``
+    image-text alignment       ``cls_head=None``, ``itc_loss`` (CLIP)
+    shallow fusion             ``LinearClsHead`` (on ``x``) + ``itc_loss``
+    iCAR without descriptions  ``TextMetaClassifier``, no descriptions
+    iCAR                       ``TextMetaClassifier`` + ``itc_loss``
+    =========================  ==============================================
+
+    The classes :meth:`predict` scores are those of :attr:`text_classifier`
+    (the head's :class:`TextClassifier`, or, for a model with a text encoder
+    but a parametric head, a zero-shot one at CLIP's scale 100 with no
+    classes of its own): set a vocabulary with
+    ``model.text_classifier.set_vocabulary(...)``. Without text classes the
+    parametric head predicts.
 
     Args:
         backbone (dict): An mmpretrain backbone config.
@@ -54,7 +60,7 @@ class ICAR(BaseModel):
             (linear heads) to the classification head. Defaults to True.
         vocabulary (dict, optional): :class:`ClassTextBank` config of the
             classes :meth:`predict` scores (zero-shot); defaults to the
-            training classes of the head. See :meth:`set_vocabulary`.
+            training classes of the head. See :attr:`text_classifier`.
         accum_freq (int): Feature-cache gradient accumulation: split each
             batch into this many micro-batches and get the gradients of the
             full batch (contrastive loss over all of it) with the
@@ -105,42 +111,44 @@ class ICAR(BaseModel):
         self.cls_head = MODELS.build(cls_head) if cls_head else None
         self.itc_loss = MODELS.build(itc_loss) if itc_loss else None
         self.cls_on_projection = cls_on_projection
-        needs_text = self.itc_loss is not None or isinstance(
-            self.cls_head, TextMetaClsHead)
-        if needs_text and self.text_encoder is None:
-            raise ValueError('The text classifier and the contrastive loss '
-                             'need `text_encoder`.')
+        if self.itc_loss is not None and self.text_encoder is None:
+            raise ValueError('The contrastive loss needs `text_encoder`.')
         self._clip_classifier = None
-        if not isinstance(self.cls_head,
-                          TextMetaClsHead) and self.text_encoder is not None:
-            # zero-shot scores of a model without text head: scale 100 (CLIP)
-            self._clip_classifier = TextCosineClassifier(tau=0.01)
-        self.vocabulary: Optional[ClassTextBank] = None
-        self.set_vocabulary(vocabulary)
+        classifier = self._bind_text_classifier()
+        if vocabulary is not None:
+            if classifier is None:
+                raise ValueError('A vocabulary needs a text encoder; this '
+                                 'model has only a parametric classifier.')
+            classifier.set_vocabulary(vocabulary)
         if accum_freq < 1:
             raise ValueError(f'accum_freq must be >= 1, got {accum_freq}.')
         self.accum_freq = accum_freq
 
-    @property
-    def zero_shot_classifier(self) -> Optional[TextCosineClassifier]:
-        """The text classifier that scores a vocabulary (None: no text)."""
-        if isinstance(self.cls_head, TextMetaClsHead):
-            return self.cls_head.classifier
-        return self._clip_classifier
+    def _bind_text_classifier(self) -> Optional[TextClassifier]:
+        """Find (or make) the text classifier and give it the text encoder.
 
-    def set_vocabulary(self,
-                       vocabulary: Union[ClassTextBank, Dict, None]) -> None:
-        """Choose the classes :meth:`predict` scores, without retraining.
-
-        Args:
-            vocabulary (ClassTextBank | dict | None): A bank or its config;
-                None returns to the training classes of the head.
+        The head's :class:`TextClassifier` (iCAR) is kept as a plain
+        reference, so its weights stay saved once, under ``cls_head``.
         """
-        vocabulary = build_class_text_bank(vocabulary)
-        if vocabulary is not None and self.zero_shot_classifier is None:
-            raise ValueError('A vocabulary needs a text encoder; this model '
-                             'has only a parametric classifier.')
-        self.vocabulary = vocabulary
+        found = [m for m in self.cls_head.modules()
+                 if isinstance(m, TextClassifier)] if self.cls_head else []
+        if len(found) > 1:
+            raise ValueError(f'cls_head has {len(found)} text classifiers; '
+                             'ICAR supports one.')
+        if found:
+            classifier = found[0]
+        elif self.text_encoder is not None:
+            # zero-shot scores of a model without text head: scale 100 (CLIP)
+            self._clip_classifier = classifier = TextClassifier(tau=0.01)
+        else:
+            classifier = None
+        if classifier is not None and classifier.text_encoder is None:
+            if self.text_encoder is None:
+                raise ValueError('The text classifier of cls_head needs '
+                                 '`text_encoder` (or one of its own).')
+            classifier.share_text_encoder(self.text_encoder)
+        object.__setattr__(self, 'text_classifier', classifier)
+        return classifier
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
         """Backbone + neck: ``(N, feat_channels)``."""
@@ -204,10 +212,8 @@ class ICAR(BaseModel):
         """
         losses = {}
         if 'cls' in reps:
-            kwargs = dict(text_encoder=self.text_encoder) if isinstance(
-                self.cls_head, TextMetaClsHead) else {}
             cls_losses = self.cls_head.loss((reps['cls'], ),
-                                            data_samples['cls'], **kwargs)
+                                            data_samples['cls'])
             losses.update({
                 k.replace('loss', 'loss_cls', 1): v
                 for k, v in cls_losses.items()
@@ -292,41 +298,38 @@ class ICAR(BaseModel):
         For callers that score several vocabularies on features computed
         once (:class:`ZeroShotValLoop`).
         """
-        if self.vocabulary is None and self.cls_head is None:
+        classifier = self.text_classifier
+        if classifier is not None and classifier.num_classes:
+            return self.classify(self.visual_proj(x), data_samples)
+        if self.cls_head is None:
             raise ValueError('A model without cls_head predicts over a '
                              'vocabulary: set `vocabulary` in the config or '
-                             'call set_vocabulary().')
-        if self.vocabulary is None:
-            if isinstance(self.cls_head, TextMetaClsHead):
-                return self.cls_head.predict((self.visual_proj(x), ),
-                                             data_samples, self.text_encoder)
-            if self.cls_on_projection:
-                x = self.visual_proj(x)
-            return self.cls_head.predict((x, ), data_samples)
-        return self.classify(self.visual_proj(x), data_samples,
-                             self.vocabulary)
+                             'call model.text_classifier.set_vocabulary().')
+        if self.cls_on_projection:
+            x = self.visual_proj(x)
+        return self.cls_head.predict((x, ), data_samples)
 
     def classify(self,
                  embeds: torch.Tensor,
-                 data_samples: Optional[List[DataSample]],
-                 vocabulary: Optional[ClassTextBank]) -> List[DataSample]:
-        """Zero-shot scores of image embeddings against a vocabulary.
+                 data_samples: Optional[List[DataSample]] = None,
+                 vocabulary: Optional[ClassTextBank] = None
+                 ) -> List[DataSample]:
+        """Text-classifier scores of image embeddings.
 
         Args:
             embeds (Tensor): ``(N, D)`` projected image features.
             data_samples (list[DataSample], optional): Samples to fill.
-            vocabulary (ClassTextBank): The classes.
+            vocabulary (ClassTextBank, optional): Score these classes
+                instead of those :attr:`text_classifier` scores now (several
+                vocabularies on features computed once).
 
         Returns:
             list[DataSample]: With ``pred_score``, ``pred_label`` and
             ``pred_logits``.
         """
-        if vocabulary is None or self.zero_shot_classifier is None:
-            raise ValueError('Zero-shot prediction needs a text encoder and '
-                             'a vocabulary: set `vocabulary` in the config '
-                             'or call set_vocabulary().')
-        logits, _ = self.zero_shot_classifier(
-            embeds, self.text_encoder, class_texts=vocabulary)
+        if self.text_classifier is None:
+            raise ValueError('Zero-shot prediction needs a text encoder.')
+        logits, _ = self.text_classifier(embeds, class_texts=vocabulary)
         scores = logits.softmax(-1)
         if data_samples is None:
             data_samples = [DataSample() for _ in range(scores.shape[0])]

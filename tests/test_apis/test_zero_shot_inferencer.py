@@ -10,7 +10,7 @@ from mmengine.config import Config
 import icar_mm  # noqa: F401
 from icar_mm.apis import ZeroShotInferencer, init_model, parse_texts
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 DEMO = osp.join(REPO,
                 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
 
@@ -57,7 +57,7 @@ def test_ranks_paths_arrays_and_batches(checkpoint):
     np.testing.assert_allclose(batch[1]['pred_scores'],
                                single[0]['pred_scores'], atol=1e-5)
     # the same numbers as ICAR.classify on the same embedding
-    from icar_mm.models.text.class_text_bank import ClassTextBank
+    from icar_mm.class_texts import ClassTextBank
     bank = ClassTextBank(classes=classes, templates='identity',
                          use_descriptions=False)
     x = (torch.tensor(imgs[1][..., ::-1].copy()).permute(2, 0, 1)[None]

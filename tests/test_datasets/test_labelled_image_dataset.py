@@ -7,15 +7,14 @@ import sys
 import pytest
 import torch
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import icar_mm  # noqa: E402,F401
 import wds_data_gen as gen  # noqa: E402
 from icar_mm.datasets import (ImageNetDescribed,  # noqa: E402
                               LabelledImageDataset)
-from icar_mm.models.text import ClassTextBank  # noqa: E402
+from icar_mm.class_texts import ClassTextBank  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 PIPE = [dict(type='LoadImageChecked'), dict(type='PackInputs')]
 TENCH_GLOSS = ('freshwater dace-like game fish of Europe and western Asia '
                'noted for ability to survive outside water')

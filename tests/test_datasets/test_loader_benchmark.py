@@ -3,15 +3,14 @@ import importlib.util
 import json
 import os.path as osp
 
-import torch
+import pytest
 
 import icar_mm  # noqa: F401
+from repo_paths import REPO_ROOT as REPO
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
+@pytest.mark.usefixtures('single_thread')
 def test_loader_benchmark_smoke(tmp_path, capsys):
-    torch.set_num_threads(1)
     path = osp.join(REPO, 'tools/benchmark/loader_throughput.py')
     spec = importlib.util.spec_from_file_location('icar_bench', path)
     bench = importlib.util.module_from_spec(spec)

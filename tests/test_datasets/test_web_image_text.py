@@ -12,8 +12,6 @@ import torch
 from mmengine.config import Config
 from torch.utils.data import DataLoader
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import icar_mm  # noqa: E402,F401
 import wds_data_gen as gen  # noqa: E402
@@ -23,7 +21,7 @@ from icar_mm.datasets import (DataHealth, ImageTextDataset,  # noqa: E402
 from icar_mm.datasets.data_health import STATS_KEY  # noqa: E402
 from icar_mm.registry import DATASETS  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 BASE = osp.join(REPO, 'configs/_base_/datasets/in22k-laion_bs128.py')
 PLAIN = [
     dict(type='LoadImageFromFile'),

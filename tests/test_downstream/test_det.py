@@ -204,12 +204,13 @@ def test_real_dataset_configs_build_and_take_icar_swin_b(tmp_path, name,
     model = MODELS.build(cfg.model)
     head = model.roi_head.bbox_head
     assert head.num_classes == train
-    assert head.text_classifier.classifier.scale.item() == pytest.approx(
+    assert head.text_classifier.scale.item() == pytest.approx(
         1 / 0.03)
     model.eval()
     assert head.num_classes == test
     if 'lvis' in name:
-        assert head.class_names == ['ice cream', 'kite', 'zither']
+        assert head.text_classifier.class_names == [
+            'ice cream', 'kite', 'zither']
     from icar_mm.converters.icar_checkpoint import convert_icar_checkpoint
     from mmpretrain.models import SwinTransformer
     swin_b = SwinTransformer(arch='base', img_size=224)

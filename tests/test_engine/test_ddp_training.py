@@ -18,14 +18,13 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from dist_utils import run_distributed  # noqa: E402
 
 import icar_mm  # noqa: E402,F401
 from icar_mm.utils.cpu_distributed import \
     adapt_distributed_cfg_to_cpu  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 DEMO = osp.join(REPO,
                 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
 ITERS = 3

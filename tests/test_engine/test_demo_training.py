@@ -9,7 +9,7 @@ from mmengine.runner import Runner
 
 import icar_mm  # noqa: F401
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 DEMO = osp.join(REPO, 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
 
 

@@ -14,13 +14,11 @@ import sys
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                            'test_datasets'))
 
 import icar_mm  # noqa: E402,F401
 import wds_data_gen as gen  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 CONFIG = 'configs/icar/swin-b_in22k-laion.py'
 
 

@@ -10,8 +10,6 @@ from mmengine.dataset import InfiniteSampler
 from mmengine.dataset.utils import worker_init_fn as default_worker_init_fn
 from torch.utils.data import DataLoader, Dataset
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                            'test_datasets'))
 
 import icar_mm  # noqa: E402,F401
 from icar_mm.datasets import (TwoStreamDataLoader,  # noqa: E402

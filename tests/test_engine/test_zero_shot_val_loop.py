@@ -6,9 +6,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import icar_mm  # noqa: F401
-from icar_mm.models.text import ClassTextBank
+from icar_mm.class_texts import ClassTextBank
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 DEMO = osp.join(REPO,
                 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
 
@@ -35,7 +35,7 @@ def test_each_vocabulary_scored_as_if_alone(tmp_path):
     model.eval()
     loader = runner.val_loop.dataloader
     for name, vocab_cfg in cfg.heldout_vocabularies.items():
-        model.set_vocabulary(ClassTextBank(**vocab_cfg))
+        model.text_classifier.set_vocabulary(ClassTextBank(**vocab_cfg))
         correct = total = 0
         with torch.no_grad():
             for batch in loader:
@@ -45,7 +45,7 @@ def test_each_vocabulary_scored_as_if_alone(tmp_path):
         assert total == len(loader.dataset) == 60
         assert abs(metrics[f'{name}/accuracy/top1'] -
                    100. * correct / total) < 1e-6
-    model.set_vocabulary(None)
+    model.text_classifier.set_vocabulary(None)
 
 
 def test_no_vocabulary_scores_the_training_classes(tmp_path):

@@ -18,7 +18,7 @@ from icar_mm.evaluation import (TextInitClassifierHook, ZeroShotEvalHook,
                                 linear_probe, run_linear_probe,
                                 split_validation)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 
 
 def _load(path, name):
@@ -35,9 +35,7 @@ evaluate_tool = _load(osp.join(REPO, 'tools/evaluate.py'), 'evaluate_tool')
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def trained(tmp_path_factory, single_thread):
     work = tmp_path_factory.mktemp('demo')
     loader0 = dict(num_workers=0, persistent_workers=False)
     cfg = small_demo_cfg(
@@ -65,7 +63,6 @@ def trained(tmp_path_factory):
     cfg.dump(cfg_path)
     yield dict(runner=runner, cfg=cfg, cfg_path=cfg_path,
                ckpt=str(work / 'iter_8.pth'), work=work)
-    torch.set_num_threads(threads)
 
 
 def test_one_command_equals_the_training_runs_evaluation(trained):
@@ -196,15 +193,12 @@ def test_linear_probe_on_digits_beats_chance(trained):
 def test_text_initialised_classifier_equals_zero_shot(trained):
     model = trained['runner'].model.eval()
     from icar_mm.models.heads.cosine_cls_head import CosineClsHead
-    from icar_mm.models.text.class_text_bank import ClassTextBank
+    from icar_mm.class_texts import ClassTextBank
     vocab = dict(trained['cfg'].heldout_vocabularies.heldout)
     bank = ClassTextBank(**vocab)
     head = CosineClsHead(num_classes=len(bank), in_channels=64)
-    from icar_mm.models.text.text_cosine_classifier import \
-        TextCosineClassifier
     original = model.cls_head
     model.cls_head = head  # a fine-tuning model: parametric cosine head
-    model._clip_classifier = TextCosineClassifier(tau=0.01)
     try:
         hook = TextInitClassifierHook(vocabulary=vocab,
                                       freeze_text_encoder=False)
@@ -216,9 +210,8 @@ def test_text_initialised_classifier_equals_zero_shot(trained):
             zs = model.classify(emb, None, bank)
         zs_logits = torch.stack([s.pred_logits for s in zs])
         # same cosines, the head's own temperature
-        torch.testing.assert_close(ft_logits / head.log_scale.exp(),
-                                   zs_logits / model.zero_shot_classifier.
-                                   scale, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            ft_logits / head.log_scale.exp(),
+            zs_logits / model.text_classifier.scale, atol=1e-5, rtol=1e-5)
     finally:
         model.cls_head = original
-        model._clip_classifier = None

@@ -12,7 +12,7 @@ import icar_mm  # noqa: F401
 from icar_mm.registry import MODELS
 from tiny_models import TINY_TEXT
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 CLASSES = ['red circle', 'blue square', 'green triangle', 'yellow star']
 
 
@@ -33,7 +33,7 @@ def build(with_cp: bool, text=TINY_TEXT, base_channels=16):
                 config=text, tokenizer='byte',
                 gradient_checkpointing=with_cp),
             cls_head=dict(
-                type='TextMetaClsHead',
+                type='TextMetaClassifier',
                 classifier=dict(
                     class_texts=dict(
                         classes=CLASSES, templates=['a photo of a {}.'],

@@ -6,11 +6,12 @@ from mmpretrain.structures import DataSample
 
 import icar_mm  # noqa: F401
 from icar_mm.models import ICAR
-from icar_mm.models.heads import TextMetaClsHead
+from icar_mm.models.heads import TextMetaClassifier
+from icar_mm.models.text import TextClassifier
 from icar_mm.registry import MODELS
+from tiny_models import TINY_TEXT
 
 EMBED = 16
-from tiny_models import TINY_TEXT  # noqa: E402
 BACKBONE = dict(
     type='ResNet', depth=18, stem_channels=8, base_channels=8)  # 64 out
 CLASSES = ['red circle', 'blue square', 'green triangle']
@@ -19,13 +20,7 @@ CAPTIONS = ['a big red circle', 'a small blue square', 'green triangle',
             'two circles']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def _bank(classes=CLASSES):
@@ -42,7 +37,7 @@ def _icar(**kwargs):
         embed_dim=EMBED,
         text_encoder=dict(config=TINY_TEXT, tokenizer='byte'),
         cls_head=dict(
-            type='TextMetaClsHead', classifier=dict(class_texts=_bank())),
+            type='TextMetaClassifier', classifier=dict(class_texts=_bank())),
         itc_loss=dict(type='ContrastiveLoss'))
     cfg.update(kwargs)
     return MODELS.build(cfg)
@@ -82,7 +77,12 @@ def _nonzero_grad(p):
 
 def test_each_loss_trains_the_shared_text_encoder():
     model = _icar().train()
-    assert isinstance(model.cls_head, TextMetaClsHead)
+    assert isinstance(model.cls_head, TextMetaClassifier)
+    # one text encoder, saved once, shared by the head's classifier
+    assert model.text_classifier is model.cls_head.classifier
+    assert model.text_classifier.text_encoder is model.text_encoder
+    assert not any(k.startswith('cls_head.classifier.text_encoder')
+                   for k in model.state_dict())
     text = _text_params(model)
 
     losses = model.loss(
@@ -148,17 +148,17 @@ def test_predict_training_classes_and_vocabulary():
         out = model.predict(images)
         assert out[0].pred_score.shape == (len(CLASSES), )
         torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
-        weights = model.cls_head.classifier.ensemble_class_embeddings(
-            model.text_encoder)
+        weights = model.cls_head.classifier.ensemble()
         logits = model.embed_images(images) @ weights.t() / 0.05
         torch.testing.assert_close(
             torch.stack([s.pred_score for s in out]), logits.softmax(-1),
             atol=1e-5, rtol=1e-4)
         # swap the vocabulary without retraining, then swap back
-        model.set_vocabulary(_bank(['zebra', 'lamp', 'kite', 'boat']))
+        model.text_classifier.set_vocabulary(
+            _bank(['zebra', 'lamp', 'kite', 'boat']))
         out = model(images, mode='predict')
         assert out[0].pred_score.shape == (4, )
-        model.set_vocabulary(None)
+        model.text_classifier.set_vocabulary(None)
         assert model.predict(images)[0].pred_score.shape == (3, )
         assert model(images).shape == (2, EMBED)  # 'tensor' mode
 
@@ -192,8 +192,11 @@ def test_baseline_variants(variant):
         assert 'loss_cls' in losses
         with pytest.raises(ValueError, match='no itc_loss'):
             model.loss(dict(itc=_images(4)), dict(itc=_itc_samples()))
+        assert model.text_classifier is None
         with pytest.raises(ValueError, match='text encoder'):
-            model.set_vocabulary(_bank())
+            _icar(cls_head=dict(type='CosineClsHead', num_classes=3,
+                                in_channels=EMBED),
+                  itc_loss=None, text_encoder=None, vocabulary=_bank())
     model.eval()
     with torch.no_grad():
         assert model.predict(_images(2))[0].pred_score.shape == (3, )
@@ -202,11 +205,36 @@ def test_baseline_variants(variant):
 def test_bad_configs():
     with pytest.raises(ValueError, match='cls_head`, `itc_loss` or both'):
         _icar(cls_head=None, itc_loss=None)
-    with pytest.raises(ValueError, match='need `text_encoder`'):
+    with pytest.raises(ValueError, match='needs `text_encoder`'):
         _icar(text_encoder=None)
+    with pytest.raises(ValueError, match='needs `text_encoder`'):
+        _icar(text_encoder=None, itc_loss=None)
     model = _icar(cls_head=None).eval()
     with pytest.raises(ValueError, match='vocabulary'):
         model.predict(_images(1))
     with pytest.raises(RuntimeError, match='Invalid mode'):
         model(_images(1), mode='nope')
     assert isinstance(model, ICAR)
+
+
+def test_parametric_head_with_text_encoder_scores_vocabularies_at_clip_scale():
+    """Shallow fusion: the linear head predicts its classes; a vocabulary
+    makes the model score texts at CLIP's scale 100."""
+    model = _icar(cls_head=dict(type='LinearClsHead', num_classes=3,
+                                in_channels=64),
+                  cls_on_projection=False).eval()
+    classifier = model.text_classifier
+    assert isinstance(classifier, TextClassifier)
+    assert classifier.class_texts is None
+    assert classifier.scale.item() == pytest.approx(100.)
+    images = _images(2)
+    with torch.no_grad():
+        head = model.predict(images)
+        assert head[0].pred_score.shape == (3, )
+        assert 'pred_logits' not in head[0]
+        classifier.set_vocabulary(_bank(['zebra', 'lamp']))
+        out = model.predict(images)
+        logits = 100 * model.embed_images(images) @ classifier.ensemble().t()
+    torch.testing.assert_close(
+        torch.stack([s.pred_logits for s in out]), logits, atol=1e-4,
+        rtol=1e-5)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 TOOL_DIR = osp.join(REPO, 'tools', 'experiments')
 if TOOL_DIR not in sys.path:
     sys.path.insert(0, TOOL_DIR)

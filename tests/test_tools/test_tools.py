@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT  # noqa: E402
 TOOLS = osp.join(REPO_ROOT, 'tools')
 
 TRAIN_FLAGS = [
@@ -173,6 +173,7 @@ def test_collate_default_follows_the_host(tool) -> None:
     argv = ['cfg.py'] + (['ckpt.pth'] if tool == 'test' else [])
     field = f'{tool}_dataloader'
     for scope, expected in (('mmpretrain', 'default_collate'),
+                            ('icar_mm', 'default_collate'),
                             ('mmdet', None), ('mmaction', None)):
         cfg = _merge(module, argv, {
             'default_scope': scope,

@@ -9,7 +9,7 @@ import torch
 
 import icar_mm  # noqa: F401
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 
 
 def test_core_import_leaves_the_downstream_hosts_alone():

@@ -1,6 +1,6 @@
 """Cost of the text-generated classifier per training step vs class count.
 
-One training step of :class:`TextCosineClassifier` (encode one random
+One training step of :class:`TextClassifier` (encode one random
 template per described ImageNet class with the text encoder, cosine logits
 for a batch of ``--batch`` image features, cross-entropy, backward) for
 100, 1,000 and 21,841 classes (ImageNet-1K / 22K names + WordNet
@@ -41,7 +41,7 @@ TINY_TEXT = dict(
 
 
 def _classes(num: int) -> list:
-    from icar_mm.models.text.class_text_sources import imagenet_class_texts
+    from icar_mm.class_texts import imagenet_class_texts
     if num <= 1000:
         return imagenet_class_texts('imagenet-1k')[:num]
     return imagenet_class_texts('imagenet-22k')[:num]
@@ -52,7 +52,7 @@ def _worker(args) -> dict:
     import torch.nn.functional as F
     sys.path.insert(0, REPO)
     import icar_mm  # noqa: F401
-    from icar_mm.models.text import TextCosineClassifier, TextEncoder
+    from icar_mm.models.text import TextClassifier, TextEncoder
     torch.set_num_threads(1)
     if args.mode == 'sharded':
         import torch.distributed as dist
@@ -61,11 +61,12 @@ def _worker(args) -> dict:
     torch.manual_seed(0)
     encoder = TextEncoder(config=TINY_TEXT, tokenizer=minilm(), embed_dim=256,
                           max_length=77)
-    classifier = TextCosineClassifier(
+    classifier = TextClassifier(
         class_texts=dict(classes=_classes(args.num_classes),
                          templates='imagenet'),
         shard_classes=args.mode == 'sharded',
         num_negatives=args.negatives if args.mode == 'subsampled' else None)
+    classifier.share_text_encoder(encoder)
     classifier.train()
     g = torch.Generator().manual_seed(args.rank)
     feats = torch.randn(args.batch, 256, generator=g, requires_grad=True)
@@ -73,7 +74,7 @@ def _worker(args) -> dict:
                            generator=g)
 
     def step():
-        logits, target = classifier(feats, encoder, labels)
+        logits, target = classifier(feats, labels)
         F.cross_entropy(logits, target).backward()
         encoder.zero_grad(set_to_none=True)
         return logits.shape[1]

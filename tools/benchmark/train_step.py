@@ -83,8 +83,7 @@ def _worker(args) -> dict:
         from mmpretrain.structures import DataSample
 
         from icar_mm.registry import MODELS
-        from icar_mm.models.text.class_text_sources import \
-            imagenet_class_texts
+        from icar_mm.class_texts import imagenet_class_texts
         cfg = dict(
             type='ICAR',
             backbone=dict(type='TIMMBackbone', model_name='resnet18',
@@ -107,7 +106,7 @@ def _worker(args) -> dict:
         if args.variant in ('icar', 'icar_subsampled'):
             classes = imagenet_class_texts('imagenet-1k')[:args.classes]
             cfg['cls_head'] = dict(
-                type='TextMetaClsHead',
+                type='TextMetaClassifier',
                 classifier=dict(
                     class_texts=dict(classes=classes, templates='imagenet'),
                     num_negatives=args.negatives

@@ -8,7 +8,7 @@ and by our ``TextEncoder``), then classifies ``--images`` image embeddings
 
 * ``open_clip``: ``build_zero_shot_classifier(model, HFTokenizer, ...)``
   with its default 10 classes per batch, tokens padded to 77, + matmul;
-* ``icar_mm``: ``TextCosineClassifier.ensemble_class_embeddings`` (1,024
+* ``icar_mm``: ``TextClassifier.ensemble`` (1,024
   texts per forward, padded to the longest; cached) + matmul.
 
 Both run in fresh processes, one after the other, ``--rounds`` times; the
@@ -66,17 +66,18 @@ def _worker(args) -> dict:
                 return build_zero_shot_classifier(
                     model, tokenizer, names, templates).t()
     else:
-        from icar_mm.models.text import TextCosineClassifier, TextEncoder
+        from icar_mm.models.text import TextClassifier, TextEncoder
         encoder = TextEncoder(pretrained=args.text, embed_dim=args.embed_dim,
                               max_length=77).eval()
-        classifier = TextCosineClassifier()
+        classifier = TextClassifier()
+        classifier.share_text_encoder(encoder)
         sub = ClassTextBank(classes=names, templates=templates,
                             use_descriptions=False, lowercase=False)
         proj = encoder.proj.weight
 
         def build():
-            classifier._cache = (None, None)  # time the build, not the cache
-            return classifier.ensemble_class_embeddings(encoder, sub)
+            classifier._ensembles.clear()  # time the build, not the cache
+            return classifier.ensemble(sub)
 
     # the same projection in both, so the class weights are comparable
     with torch.no_grad():

@@ -68,34 +68,6 @@ def _scan(image_root: str) -> Dict[str, List[str]]:
     return classes
 
 
-def _synset_list(subset: str) -> List[str]:
-    from icar_mm.models.text.class_text_sources import (_TIMM_SYNSET_FILES,
-                                                        _timm_info_file)
-    return [
-        s.strip() for s in _timm_info_file(_TIMM_SYNSET_FILES[subset])
-        if s.strip()
-    ]
-
-
-def _wordnet() -> Dict[str, dict]:
-    import csv
-
-    from icar_mm.models.text.class_text_sources import _timm_info_file
-    lemmas = dict(
-        csv.reader(
-            _timm_info_file('imagenet_synset_to_lemma.txt'), delimiter='\t'))
-    glosses = dict(
-        csv.reader(
-            _timm_info_file('imagenet_synset_to_definition.txt'),
-            delimiter='\t'))
-    return {
-        s: dict(
-            names=[n.strip() for n in lemmas[s].split(',') if n.strip()],
-            gloss=glosses.get(s, '').strip())
-        for s in lemmas
-    }
-
-
 def convert(root: str, split: str = 'train', out_dir: str = None,
             subset: str = 'auto', class_file: str = 'classes.tsv') -> dict:
     """Write the annotation and class-text files; return what was written.
@@ -114,15 +86,17 @@ def convert(root: str, split: str = 'train', out_dir: str = None,
     found = _scan(image_root)
     if not found:
         raise ValueError(f'No class folders under {image_root}.')
-    wordnet = _wordnet()
+    from icar_mm.class_texts.wordnet import (imagenet_synsets, synset_glosses,
+                                             synset_lemmas)
+    lemmas, glosses = synset_lemmas(), synset_glosses()
     if subset == 'auto':
         subset = 'none'
         for name in ('imagenet-1k', 'imagenet-22k'):
-            if set(found) <= set(_synset_list(name)):
+            if set(found) <= set(imagenet_synsets(name)):
                 subset = name
                 break
     if subset != 'none':
-        synsets = _synset_list(subset)
+        synsets = imagenet_synsets(subset)
         index = {s: i for i, s in enumerate(synsets)}
         unknown = sorted(set(found) - set(index))
         if unknown:
@@ -142,10 +116,10 @@ def convert(root: str, split: str = 'train', out_dir: str = None,
                 n += 1
     entries, undescribed = [], []
     for key in class_list:
-        wn = wordnet.get(key)
-        if wn is not None and wn['names']:
-            name, aliases = wn['names'][0], wn['names'][1:] + [key]
-            description = wn['gloss']
+        names = lemmas.get(key)
+        if names:
+            name, aliases = names[0], names[1:] + [key]
+            description = glosses.get(key, '')
         else:
             name = key.replace('_', ' ')
             aliases = [key] if name != key else []

@@ -45,7 +45,7 @@ def main(argv=None) -> list:
     from icar_mm.apis import ZeroShotInferencer, parse_texts
     classes = parse_texts(args.texts)
     if args.descriptions:
-        from icar_mm.datasets.benchmarks import benchmark_class_texts
+        from icar_mm.class_texts import benchmark_class_texts
         classes = benchmark_class_texts(classes, args.descriptions)
     inferencer = ZeroShotInferencer(args.config, args.checkpoint,
                                     args.device, templates=args.templates,

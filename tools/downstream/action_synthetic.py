@@ -83,11 +83,11 @@ def main() -> None:
     novel = DATASETS.build(dict(cfg.val_dataloader.dataset, split='novel',
                                 num_clips=args.novel_clips))
     base_acc = accuracy(model, val)
-    head.set_vocabulary(dict(
+    head.text_classifier.set_vocabulary(dict(
         source=dict(type='synthetic_world_clips', split='novel'),
         templates=cfg.templates))
     novel_acc = accuracy(model, novel)
-    head.set_vocabulary(None)
+    head.text_classifier.set_vocabulary(None)
     result = dict(
         config=args.config,
         iters=n,

@@ -53,6 +53,7 @@ def main():
 
     import icar_mm  # noqa: F401
     import icar_mm.downstream.seg  # noqa: F401
+    from icar_mm.apis import set_vocabulary
     from icar_mm.datasets.synthetic_world.semantic import (
         chance_iou, semantic_class_names)
 
@@ -84,8 +85,8 @@ def main():
                    train_seconds=round(train_s, 1), vocabularies={})
     data_root = cfg.val_dataloader.dataset.data_root
     for vocab in ('all', 'heldout', 'seen'):
-        model.set_vocabulary(
-            dict(source=dict(type='synthetic_world_semantic', split=vocab),
+        set_vocabulary(
+            model, dict(source=dict(type='synthetic_world_semantic', split=vocab),
                  templates='synthetic-world'))
         val_cfg = cfg.val_dataloader.copy()
         val_cfg.dataset = dict(val_cfg.dataset, vocabulary=vocab)
@@ -105,7 +106,7 @@ def main():
                     100 * sum(values) / len(values), 2)
         results['vocabularies'][vocab] = {
             k: float(v) for k, v in metrics.items()}
-    model.set_vocabulary(None)
+    set_vocabulary(model, None)
     out = osp.join(args.work_dir, 'seg_synthetic_results.json')
     with open(out, 'w') as f:
         json.dump(results, f, indent=1)

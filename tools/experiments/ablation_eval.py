@@ -34,7 +34,7 @@ from icar_mm.evaluation.benchmark import synthetic_world_spec, vocabularies
 from icar_mm.evaluation.features import build_dataloader
 from icar_mm.evaluation.functional import classification_metrics
 from icar_mm.evaluation.retrieval import evaluate_retrieval
-from icar_mm.models.text.class_text_bank import ClassTextBank
+from icar_mm.class_texts import ClassTextBank
 from icar_mm.registry import DATASETS
 
 #: Labels of the second task: (texture, size) in this order.

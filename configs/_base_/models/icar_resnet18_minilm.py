@@ -28,9 +28,9 @@ model = dict(
         frozen_layers=2,
         fallback=dict(config=tiny_text_model, tokenizer='byte')),
     cls_head=dict(
-        type='TextMetaClsHead',
+        type='TextMetaClassifier',
         classifier=dict(
-            type='TextCosineClassifier',
+            type='TextClassifier',
             class_texts=dict(
                 source=dict(type='synthetic_world', split='seen'),
                 templates='synthetic-world',

@@ -3,8 +3,8 @@
 For each benchmark, :data:`BENCHMARKS` holds where it lives under a data
 root (the layouts of mmpretrain's dataset classes, documented in each
 class; Birdsnap in :class:`.Birdsnap`), the dataset config of each split,
-CLIP's class names and templates (:mod:`.clip_prompts`) and the protocol's
-metric. Default folders under ``--data-root``::
+CLIP's class names and templates (:mod:`icar_mm.class_texts.clip_prompts`)
+and the protocol's metric. Default folders under ``--data-root``::
 
     imagenet/            val/ (+ meta/val.txt)               ImageNet
     food-101/            images/, meta/{train,test}.txt      Food101
@@ -25,7 +25,7 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .clip_prompts import CLASSNAMES, TEMPLATES
+from icar_mm.class_texts.clip_prompts import CLASSNAMES, TEMPLATES
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ import os.path as osp
 import re
 from typing import Dict, List, Optional
 
+from icar_mm.class_texts import load_class_text_source
 from icar_mm.registry import CLASS_TEXT_SOURCES
 
 
@@ -80,7 +81,6 @@ def action_class_list_texts(file: str,
     Returns:
         list[dict]: ``dict(name, description='', aliases)`` per class.
     """
-    from icar_mm.models.text.class_text_sources import load_class_text_source
     names = _read_class_list(file, dataset)
     if exclude_source is not None:
         drop = {_readable(c['name']) for c in

@@ -1,5 +1,5 @@
 """Video recognizer head whose classifier is generated from class text."""
-from typing import Dict, Optional, Union
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
@@ -7,7 +7,7 @@ from mmaction.models.heads import BaseHead
 from mmaction.registry import MODELS
 from mmaction.utils import SampleList
 
-from icar_mm.models.text import build_class_text_bank, build_text_classifier
+from icar_mm.models.text import ScoredClassCount, build_text_classifier
 
 
 @MODELS.register_module()
@@ -23,9 +23,10 @@ class TextRecognizerHead(BaseHead):
     the text encoder unless ``freeze_text_encoder`` is set.
 
     The class list can be swapped without retraining: ``test_class_texts``
-    (a :class:`ClassTextBank` config) is scored in evaluation and prediction
-    (zero-shot transfer with ``tools/test.py``), and :meth:`set_vocabulary`
-    swaps it at run time.
+    (a :class:`ClassTextBank` config, the classifier's ``vocabulary``) is
+    scored in evaluation and prediction (zero-shot transfer with
+    ``tools/test.py``); :func:`icar_mm.apis.set_vocabulary` swaps it at run
+    time. ``num_classes`` follows the classes scored now.
 
     Works after a 3D backbone (``(N, C, T, H, W)`` features,
     ``Recognizer3D``) and after a 2D one (``(N * num_segs, C, H, W)``,
@@ -36,7 +37,8 @@ class TextRecognizerHead(BaseHead):
         text_classifier (dict): Config of ``TextClassifier`` (text encoder,
             training ``class_texts``, ``embed_dim``, ``tau``...).
         test_class_texts (dict, optional): Class-text bank scored at test
-            time instead of the training classes. Defaults to None.
+            time instead of the training classes (the classifier's
+            ``vocabulary``). Defaults to None.
         dropout_ratio (float): Dropout before the projection.
             Defaults to 0.5.
         init_std (float): Std of the projection's initialisation.
@@ -47,6 +49,8 @@ class TextRecognizerHead(BaseHead):
             ``average_clips``, ``label_smooth_eps``...).
     """
 
+    num_classes = ScoredClassCount()
+
     def __init__(self,
                  in_channels: int,
                  text_classifier: Dict,
@@ -55,11 +59,14 @@ class TextRecognizerHead(BaseHead):
                  init_std: float = 0.02,
                  loss_cls: Dict = dict(type='CrossEntropyLoss'),
                  **kwargs) -> None:
+        if test_class_texts is not None:
+            text_classifier = dict(text_classifier,
+                                   vocabulary=test_class_texts)
         classifier = build_text_classifier(text_classifier)
-        kwargs.setdefault('topk', (1, min(5, len(
-            classifier.classifier.class_texts))))
+        num_train = classifier.num_training_classes
+        kwargs.setdefault('topk', (1, min(5, num_train)))
         super().__init__(
-            num_classes=classifier.num_classes,
+            num_classes=num_train,
             in_channels=in_channels,
             loss_cls=loss_cls,
             **kwargs)
@@ -67,38 +74,11 @@ class TextRecognizerHead(BaseHead):
         self.dropout = nn.Dropout(dropout_ratio) if dropout_ratio else None
         self.proj = nn.Linear(in_channels, classifier.embed_dim, bias=False)
         self.init_std = init_std
-        self.test_class_texts = build_class_text_bank(test_class_texts)
-        self._active_vocabulary = None
 
     def init_weights(self) -> None:
         """Initialise the projection; the text tower per its ``init_cfg``."""
         nn.init.normal_(self.proj.weight, std=self.init_std)
         self.text_classifier.init_weights()
-
-    def set_vocabulary(self, class_texts: Union[Dict, None]) -> None:
-        """Score another class list in evaluation and prediction.
-
-        Args:
-            class_texts (dict | ClassTextBank | None): The classes; None
-                returns to the training classes.
-        """
-        self.test_class_texts = build_class_text_bank(class_texts)
-        self._sync_vocabulary()
-
-    def _sync_vocabulary(self) -> None:
-        """Training scores the training classes; evaluation the test ones."""
-        wanted = None if self.training else self.test_class_texts
-        if wanted is self._active_vocabulary:
-            return
-        self.text_classifier.set_vocabulary(wanted)
-        self._active_vocabulary = wanted
-        self.num_classes = self.text_classifier.num_classes
-
-    @property
-    def class_names(self) -> list:
-        """Names of the classes scored now."""
-        self._sync_vocabulary()
-        return self.text_classifier.class_names
 
     def pool(self, x: torch.Tensor, num_segs: Optional[int] = None
              ) -> torch.Tensor:
@@ -128,14 +108,12 @@ class TextRecognizerHead(BaseHead):
     def forward(self, x: torch.Tensor, num_segs: Optional[int] = None,
                 **kwargs) -> torch.Tensor:
         """Cosine logits ``(N, num_classes)`` of the current classes."""
-        self._sync_vocabulary()
         logits, _ = self.text_classifier(self.embed(x, num_segs))
         return logits
 
     def loss(self, feats: torch.Tensor, data_samples: SampleList,
              **kwargs) -> Dict:
         """Cross-entropy against the training classes' text embeddings."""
-        self._sync_vocabulary()
         labels = torch.cat([s.gt_label.reshape(-1) for s in data_samples])
         feats = self.embed(feats, kwargs.get('num_segs'))
         logits, labels = self.text_classifier(feats, labels.to(feats.device))

@@ -8,8 +8,8 @@ from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from icar_mm.models.text import (ClassTextBank, build_class_text_bank,
-                                 build_text_classifier)
+from icar_mm.class_texts import ClassTextBank
+from icar_mm.models.text import ScoredClassCount, build_text_classifier
 
 
 @MODELS.register_module()
@@ -25,19 +25,21 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
     (index ``num_classes``) where mmdet expects it. Regression is unchanged;
     it is class-agnostic by default, as open-vocabulary detection needs.
 
-    Vocabulary: training scores the classes of ``text_classifier``'s
-    ``class_texts``. ``test_class_texts`` (or :meth:`set_vocabulary`) is an
-    evaluation vocabulary, used whenever the head is in eval mode; switching
-    mode switches ``num_classes`` with it, so mmdet's post-processing and
-    the loss's background index always agree with the scored classes.
+    Classes: the text classifier decides (training classes in train mode,
+    its vocabulary in eval mode; swap it with
+    :func:`~icar_mm.downstream.det.set_detector_vocabulary`), and
+    ``num_classes`` follows it, so mmdet's post-processing and the loss's
+    background index always agree with the scored classes.
 
     Args:
-        text_classifier (dict): Config of ``TextClassifier`` (built from
-            icar_mm's registry); ``tau`` defaults to 0.03 (the author's LVIS
-            value). ``embed_dim`` is read from it.
+        text_classifier (dict): Config of ``TextClassifier`` (built in
+            icar_mm's scope); ``tau`` defaults to 0.03 (the author's LVIS
+            value); class subsampling is refused (RoIs are scored before
+            their labels are assigned).
         test_class_texts (dict | ClassTextBank, optional): The vocabulary
-            scored in eval mode (e.g. base + novel classes). None: the
-            training classes. Defaults to None.
+            scored in eval mode (e.g. base + novel classes), i.e. the
+            classifier's ``vocabulary``. None: the training classes.
+            Defaults to None.
         reg_class_agnostic (bool): One box regression for all classes.
             Must be True for a vocabulary other than the training classes.
             Defaults to True.
@@ -46,22 +48,22 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
         **kwargs: :class:`ConvFCBBoxHead` arguments.
     """
 
+    num_classes = ScoredClassCount()
+    #: the shared layers of a preset (the subclasses below)
+    shared_layers: Dict[str, int] = {}
+
     def __init__(self,
                  text_classifier: Dict,
                  test_class_texts: Union[Dict, ClassTextBank, None] = None,
                  reg_class_agnostic: bool = True,
                  num_classes: Optional[int] = None,
                  **kwargs) -> None:
-        text_classifier = dict(text_classifier)
-        text_classifier.setdefault('tau', 0.03)
-        if text_classifier.get('num_negatives') is not None:
-            raise ValueError(
-                f'{self.__class__.__name__}: text_classifier.num_negatives '
-                '(class subsampling) is not supported: the head scores RoIs '
-                'before their labels are assigned. Remove it, or freeze the '
-                'text encoder (freeze_text_encoder=True) to save memory.')
-        classifier = build_text_classifier(text_classifier)
-        num_train = classifier.num_classes
+        if test_class_texts is not None:
+            text_classifier = dict(text_classifier,
+                                   vocabulary=test_class_texts)
+        classifier = build_text_classifier(
+            text_classifier, tau=0.03, allow_subsampling=False)
+        num_train = classifier.num_training_classes
         if num_classes is not None and num_classes != num_train:
             raise ValueError(
                 f'{self.__class__.__name__}: num_classes={num_classes} but '
@@ -71,51 +73,35 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
         super().__init__(
             num_classes=num_train,
             reg_class_agnostic=reg_class_agnostic,
-            **kwargs)
+            **{**self.shared_layers, **kwargs})
         if not self.with_cls:
             raise ValueError(f'{self.__class__.__name__} needs with_cls=True.')
         self.num_train_classes = num_train
         self.text_classifier = classifier
+        self.check_vocabulary()
         embed_dim = classifier.embed_dim
         # the projection to the joint space replaces the linear classifier
         self.fc_cls = nn.Linear(self.cls_last_dim, embed_dim, bias=False)
         self.bg_embedding = nn.Parameter(
             torch.randn(embed_dim) * embed_dim**-0.5)
-        self.test_vocabulary: Optional[ClassTextBank] = None
-        self.set_vocabulary(test_class_texts)
 
-    @property
-    def class_names(self) -> list:
-        """Names of the classes scored now (training or eval vocabulary)."""
-        return self.text_classifier.class_names
-
-    def set_vocabulary(
-            self, vocabulary: Union[Dict, ClassTextBank, None]) -> None:
-        """Set the classes scored in eval mode, without retraining.
+    def check_vocabulary(self, num_classes: Optional[int] = None) -> None:
+        """Refuse an eval vocabulary that class-specific regression cannot
+        serve.
 
         Args:
-            vocabulary (dict | ClassTextBank | None): A bank or its config;
-                None scores the training classes.
+            num_classes (int, optional): Its size; defaults to the
+                classifier's current eval classes.
         """
-        bank = build_class_text_bank(vocabulary)
-        if (bank is not None and not self.reg_class_agnostic
-                and len(bank) != self.num_train_classes):
+        if num_classes is None:
+            num_classes = len(self.text_classifier.inference_classes)
+        if not self.reg_class_agnostic and \
+                num_classes != self.num_train_classes:
             raise ValueError(
-                f'A vocabulary of {len(bank)} classes needs class-agnostic '
-                f'regression: the head regresses {self.num_train_classes} '
-                'classes. Set reg_class_agnostic=True in the bbox head.')
-        self.test_vocabulary = bank
-        self._use_vocabulary()
-
-    def _use_vocabulary(self) -> None:
-        self.text_classifier.set_vocabulary(
-            None if self.training else self.test_vocabulary)
-        self.num_classes = self.text_classifier.num_classes
-
-    def train(self, mode: bool = True) -> 'TextConvFCBBoxHead':
-        super().train(mode)
-        self._use_vocabulary()
-        return self
+                f'A vocabulary of {num_classes} classes needs class-'
+                f'agnostic regression: the head regresses '
+                f'{self.num_train_classes} classes. Set '
+                'reg_class_agnostic=True in the bbox head.')
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
         """Class logits (``num_classes + 1``, background last) and deltas.
@@ -130,7 +116,7 @@ class TextConvFCBBoxHead(ConvFCBBoxHead):
         logits, _ = self.text_classifier(embeds)
         bg = F.normalize(embeds, dim=-1) @ F.normalize(
             self.bg_embedding, dim=0).to(embeds.dtype)
-        bg = self.text_classifier.classifier.scale * bg
+        bg = self.text_classifier.scale * bg
         return torch.cat([logits, bg[:, None]], dim=1), bbox_pred
 
 
@@ -139,16 +125,10 @@ class TextShared2FCBBoxHead(TextConvFCBBoxHead):
     """:class:`TextConvFCBBoxHead` with two shared FCs (Faster R-CNN's).
 
     Args:
-        fc_out_channels (int): Width of the FCs. Defaults to 1024.
-        **kwargs: :class:`TextConvFCBBoxHead` arguments.
+        **kwargs: :class:`TextConvFCBBoxHead` arguments (``fc_out_channels``
+            defaults to 1024).
     """
-
-    def __init__(self, fc_out_channels: int = 1024, **kwargs) -> None:
-        super().__init__(
-            num_shared_convs=0,
-            num_shared_fcs=2,
-            fc_out_channels=fc_out_channels,
-            **kwargs)
+    shared_layers = dict(num_shared_convs=0, num_shared_fcs=2)
 
 
 @MODELS.register_module()
@@ -156,13 +136,7 @@ class TextShared4Conv1FCBBoxHead(TextConvFCBBoxHead):
     """:class:`TextConvFCBBoxHead` with four shared convs and one FC.
 
     Args:
-        fc_out_channels (int): Width of the FC. Defaults to 1024.
-        **kwargs: :class:`TextConvFCBBoxHead` arguments (e.g. ``norm_cfg``).
+        **kwargs: :class:`TextConvFCBBoxHead` arguments (e.g. ``norm_cfg``;
+            ``fc_out_channels`` defaults to 1024).
     """
-
-    def __init__(self, fc_out_channels: int = 1024, **kwargs) -> None:
-        super().__init__(
-            num_shared_convs=4,
-            num_shared_fcs=1,
-            fc_out_channels=fc_out_channels,
-            **kwargs)
+    shared_layers = dict(num_shared_convs=4, num_shared_fcs=1)

@@ -3,7 +3,8 @@ from typing import Dict, List, Union
 
 import torch.nn as nn
 
-from icar_mm.models.text import ClassTextBank, build_class_text_bank
+from icar_mm.apis.vocabulary import set_vocabulary
+from icar_mm.class_texts import ClassTextBank, build_class_text_bank
 from .text_bbox_head import TextConvFCBBoxHead
 
 
@@ -12,9 +13,11 @@ def set_detector_vocabulary(
         vocabulary: Union[Dict, ClassTextBank, None]) -> List[str]:
     """Make every text box head of ``detector`` score ``vocabulary``.
 
-    Also checks that a mask head can follow (it must be class-agnostic when
-    the number of classes changes) and sets ``detector.dataset_meta``
-    ``classes`` so that visualisers and ``DetInferencer`` name the labels.
+    :func:`icar_mm.apis.set_vocabulary` plus what a detector needs: the box
+    heads must regress class-agnostically, a mask head must be class-
+    agnostic when the number of classes changes (its ``num_classes``
+    follows), and ``detector.dataset_meta['classes']`` names the labels for
+    visualisers and ``DetInferencer``.
 
     Args:
         detector (nn.Module): An mmdet detector with
@@ -25,7 +28,6 @@ def set_detector_vocabulary(
     Returns:
         list[str]: The class names now scored (in eval mode).
     """
-    bank = build_class_text_bank(vocabulary)
     heads = [
         m for m in detector.modules() if isinstance(m, TextConvFCBBoxHead)
     ]
@@ -33,9 +35,10 @@ def set_detector_vocabulary(
         raise ValueError(
             f'{type(detector).__name__} has no TextConvFCBBoxHead: its '
             'vocabulary is fixed. Use a Text*BBoxHead as roi_head.bbox_head.')
-    for head in heads:
-        head.set_vocabulary(bank)
+    bank = build_class_text_bank(vocabulary)
     num = len(bank) if bank is not None else heads[0].num_train_classes
+    for head in heads:
+        head.check_vocabulary(num)
     roi_head = getattr(detector, 'roi_head', None)
     mask_head = getattr(roi_head, 'mask_head', None)
     mask_heads = mask_head if isinstance(mask_head, nn.ModuleList) else [
@@ -51,9 +54,10 @@ def set_detector_vocabulary(
                 f'masks but the vocabulary has {num} classes: set '
                 'roi_head.mask_head.class_agnostic=True for open-vocabulary '
                 'instance segmentation.')
-        head.num_classes = num
-    names = list(bank.names) if bank is not None else list(
-        heads[0].text_classifier.classifier.class_texts.names)
+    names = set_vocabulary(detector, bank)
+    for head in mask_heads:
+        if head is not None:
+            head.num_classes = num
     meta = dict(getattr(detector, 'dataset_meta', None) or {})
     meta['classes'] = tuple(names)
     detector.dataset_meta = meta

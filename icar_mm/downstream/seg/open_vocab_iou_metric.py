@@ -5,7 +5,7 @@ import numpy as np
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS as SEG_METRICS
 
-from icar_mm.models.text.class_text_bank import build_class_text_bank
+from icar_mm.class_texts import build_class_text_bank
 
 
 @SEG_METRICS.register_module()

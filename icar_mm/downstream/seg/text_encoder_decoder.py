@@ -1,11 +1,10 @@
 """EncoderDecoder whose heads classify pixels against class texts."""
-from typing import Dict, Union
+from typing import Dict
 
 import torch.nn as nn
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS as SEG_MODELS
 
-from icar_mm.models.text import ClassTextBank
 from .text_cosine_seg_head import TextCosineSegHeadMixin
 
 
@@ -19,9 +18,9 @@ class TextEncoderDecoder(EncoderDecoder):
       the decode head's :class:`TextClassifier` (one text encoder, trained
       by both heads' losses, run over the class texts once per step);
     * ``num_classes`` / ``out_channels`` follow the decode head, so they stay
-      right (e.g. for ``slide`` inference) after :meth:`set_vocabulary`;
-    * :meth:`set_vocabulary` swaps the inference class list of every text
-      cosine head at once.
+      right (e.g. for ``slide`` inference) after a vocabulary swap
+      (:func:`icar_mm.apis.set_vocabulary`, which swaps the shared
+      classifier's, so every text cosine head's, at once).
 
     Args:
         **kwargs: ``EncoderDecoder`` arguments.
@@ -68,20 +67,3 @@ class TextEncoderDecoder(EncoderDecoder):
     def out_channels(self) -> int:
         """Channels of the predicted ``seg_logits``."""
         return self.decode_head.out_channels
-
-    def set_vocabulary(
-            self, vocabulary: Union[Dict, ClassTextBank, None]) -> None:
-        """Score another class list at inference, without retraining.
-
-        Args:
-            vocabulary (dict | ClassTextBank | None): A class-text bank or its
-                config (the test dataset's classes, in label order); None
-                returns to the training classes.
-        """
-        if not isinstance(self.decode_head, TextCosineSegHeadMixin):
-            raise TypeError(
-                f'set_vocabulary needs a text cosine decode head, got '
-                f'{type(self.decode_head).__name__}.')
-        for head in [self.decode_head] + self._auxiliary_heads():
-            if isinstance(head, TextCosineSegHeadMixin):
-                head.set_vocabulary(vocabulary)

@@ -159,8 +159,8 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
         loader = self.dataloader.loaders.get('cls')
         model = self.runner.model
         model = getattr(model, 'module', model)
-        head = getattr(model, 'cls_head', None)
-        bank = getattr(head, 'class_texts', None)
+        classifier = getattr(model, 'text_classifier', None)
+        bank = getattr(classifier, 'class_texts', None)
         classes = getattr(loader.dataset, 'metainfo', {}).get(
             'classes') if loader is not None else None
         if bank is None or classes is None:

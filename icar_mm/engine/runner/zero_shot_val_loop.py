@@ -7,7 +7,7 @@ from mmengine.evaluator import Evaluator
 from mmengine.model import is_model_wrapper
 from mmengine.runner import ValLoop
 
-from icar_mm.models.text.class_text_bank import build_class_text_bank
+from icar_mm.class_texts import build_class_text_bank
 from icar_mm.registry import LOOPS
 
 

@@ -1,4 +1,4 @@
 from .cosine_cls_head import CosineClsHead
-from .text_meta_cls_head import TextMetaClsHead
+from .text_meta_classifier import TextMetaClassifier, TextMetaClsHead
 
-__all__ = ['CosineClsHead', 'TextMetaClsHead']
+__all__ = ['CosineClsHead', 'TextMetaClassifier', 'TextMetaClsHead']

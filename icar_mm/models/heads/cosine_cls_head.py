@@ -1,5 +1,4 @@
 """Cosine classifier with parametric class weights (a baseline of iCAR)."""
-import math
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -8,6 +7,7 @@ import torch.nn.functional as F
 from mmpretrain.models.heads import ClsHead
 
 from icar_mm.registry import MODELS
+from ..utils.logit_scale import register_log_scale
 
 
 @MODELS.register_module()
@@ -35,11 +35,7 @@ class CosineClsHead(ClsHead):
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.fc = nn.Linear(in_channels, num_classes, bias=False)
-        log_scale = torch.tensor(math.log(1. / tau))
-        if learnable_tau:
-            self.log_scale = nn.Parameter(log_scale)
-        else:
-            self.register_buffer('log_scale', log_scale)
+        register_log_scale(self, 1. / tau, learnable_tau)
 
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """``(N, num_classes)`` scaled cosine logits."""

@@ -1,12 +1,13 @@
 """Symmetric InfoNCE of CLIP, correct across ranks."""
-import math
 from typing import Dict
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 from icar_mm.registry import MODELS
 from ..utils.distributed import all_gather_with_grad, rank_offset
+from ..utils.logit_scale import register_log_scale
 
 
 @MODELS.register_module()
@@ -35,11 +36,7 @@ class ContrastiveLoss(nn.Module):
                  learnable: bool = True,
                  loss_weight: float = 1.) -> None:
         super().__init__()
-        log_scale = torch.tensor(math.log(1. / init_temperature))
-        if learnable:
-            self.log_scale = nn.Parameter(log_scale)
-        else:
-            self.register_buffer('log_scale', log_scale)
+        register_log_scale(self, 1. / init_temperature, learnable)
         self.max_scale = max_scale
         self.loss_weight = loss_weight
 

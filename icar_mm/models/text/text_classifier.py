@@ -1,99 +1,186 @@
-"""A text-generated cosine classifier that owns its text encoder."""
+"""iCAR's classifier: cosine logits against text-generated class weights.
+
+:class:`TextClassifier` is the one place that decides which classes are
+scored: the training classes in train mode, the current vocabulary in eval
+mode (:meth:`TextClassifier.set_vocabulary` swaps it). The pretraining model
+and the mmdet / mmseg / mmaction2 heads all use it; a host head reads its
+``num_classes`` from it through :class:`ScoredClassCount`.
+"""
+import itertools
+import weakref
+from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional, Union
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_world_size
 from mmengine.model import BaseModule
-from mmengine.registry import DefaultScope
 
+from icar_mm.class_texts import ClassTextBank, build_class_text_bank
 from icar_mm.registry import MODELS
-from .class_text_bank import ClassTextBank, build_class_text_bank
-from .text_cosine_classifier import TextCosineClassifier
+from ..utils.distributed import (all_gather_no_grad, all_gather_with_grad,
+                                 rank_slice)
+from ..utils.logit_scale import register_log_scale
+
+#: template ensembles kept per classifier (vocabularies scored in turn)
+_ENSEMBLE_CACHE_SIZE = 8
 
 
-@MODELS.register_module()
+@MODELS.register_module(name=['TextClassifier', 'TextCosineClassifier'])
 class TextClassifier(BaseModule):
-    """Text encoder + text cosine classifier, for downstream heads.
+    """Cosine classifier whose class weights the text encoder generates.
 
-    The pretraining model shares one text encoder between the contrastive
-    loss and :class:`TextCosineClassifier`. A downstream head (detection RoI
-    head, segmentation decode head, video recognizer head) has no image-text
-    branch, so it owns the text encoder here: it projects its features to
-    the joint space itself and calls this module for the logits.
+    ``w_c = normalise(text_encoder(text_c))`` and ``logit = <f, w_c> / tau``
+    for L2-normalised features ``f`` (iCAR's A1 + A2).
 
-    Training encodes one random template per class per step with gradient,
-    so the task loss fine-tunes the text encoder, unless
-    ``freeze_text_encoder``: then the encoder stays in eval mode, gets no
-    gradient and the cached template ensemble is used in training too.
-    Evaluation uses the cached template ensemble of the current vocabulary;
-    :meth:`set_vocabulary` swaps it (open-vocabulary / zero-shot transfer)
-    without retraining.
+    Which classes: in train mode the training classes (``class_texts``),
+    with one random template per class per step, encoded with gradient, so
+    the task loss trains the text encoder (unless ``freeze_text_encoder``:
+    then the cached ensemble below serves training too). In eval mode the
+    current vocabulary (``vocabulary`` / :meth:`set_vocabulary`; the
+    training classes when None), as a template ensemble (encode every
+    template, normalise, average, normalise), cached per class list; the
+    cache follows the text encoder's tensors and their versions, so an
+    optimizer step or ``load_state_dict`` invalidates it.
+
+    Which text encoder: a config in ``text_encoder`` builds one this module
+    owns (downstream heads). Without it, the owner hands over its shared
+    encoder with :meth:`share_text_encoder` (the pretraining model, whose
+    contrastive branch trains the same encoder).
+
+    Many classes: with ``shard_classes`` each rank encodes only its share of
+    the classes and an all-gather that carries gradients assembles the full
+    weight matrix. With ``num_negatives`` only the ground-truth classes of
+    the global batch plus that many random other classes are encoded and
+    the labels are remapped (21,841 ImageNet-22K classes); an owner that
+    scores before labels exist (RoIs, pixels) builds it with
+    ``allow_subsampling=False``.
 
     Args:
-        text_encoder (dict): Config of :class:`TextEncoder`; ``embed_dim``
-            is set from this module's. Load the pretrained iCAR text tower
-            with ``init_cfg=dict(type='Pretrained', checkpoint=CKPT,
-            prefix='text_encoder.')``.
-        class_texts (dict | ClassTextBank): The training classes (names,
-            descriptions, templates).
-        embed_dim (int): Joint embedding dimension. Defaults to 256.
-        tau (float): Temperature of the cosine logits. Defaults to 0.05.
-        learnable_tau (bool): Learn the temperature. Defaults to False.
-        freeze_text_encoder (bool): Keep the text encoder fixed.
+        class_texts (dict | ClassTextBank, optional): The training classes.
+            None: a classifier that only scores vocabularies (zero-shot
+            scores of a model without a text head).
+        text_encoder (dict, optional): Config of a :class:`TextEncoder` to
+            own. Load a pretrained iCAR text tower with ``init_cfg=dict(
+            type='Pretrained', checkpoint=CKPT, prefix='text_encoder.')``.
+        embed_dim (int, optional): Joint embedding dimension of an owned
+            encoder (its ``embed_dim``). Defaults to the encoder's.
+        tau (float): Temperature; logits are scaled by ``1 / tau``.
+            Defaults to 0.05.
+        learnable_tau (bool): Learn ``log(1 / tau)``. Defaults to False.
+        max_scale (float): Clamp of the learnable scale. Defaults to 100.
+        vocabulary (dict | ClassTextBank, optional): The classes scored in
+            eval mode. Defaults to None (the training classes).
+        freeze_text_encoder (bool): Keep an owned encoder fixed (eval mode,
+            no gradient) and use the cached ensemble in training too.
             Defaults to False.
-        num_negatives (int, optional): Class subsampling in training (see
-            :class:`TextCosineClassifier`). Defaults to None.
-        seed (int): Seed of the template sampling. Defaults to 0.
+        shard_classes (bool): Split class encoding across ranks.
+            Defaults to False.
+        num_negatives (int, optional): Class subsampling: random negative
+            classes besides the batch's ground truth. None encodes every
+            class. Defaults to None.
+        allow_subsampling (bool): Whether ``num_negatives`` may be set.
+            Defaults to True.
+        seed (int): Seed of the template / negative sampling, a function of
+            (seed, step) so that resumed runs repeat it. Defaults to 0.
+        eval_chunk_size (int): Texts per forward pass of the ensemble.
+            Defaults to 1024.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
     def __init__(self,
-                 text_encoder: Dict,
-                 class_texts: Union[Dict, ClassTextBank],
-                 embed_dim: int = 256,
+                 class_texts: Union[ClassTextBank, Dict, None] = None,
+                 text_encoder: Optional[Dict] = None,
+                 embed_dim: Optional[int] = None,
                  tau: float = 0.05,
                  learnable_tau: bool = False,
+                 max_scale: float = 100.,
+                 vocabulary: Union[ClassTextBank, Dict, None] = None,
                  freeze_text_encoder: bool = False,
+                 shard_classes: bool = False,
                  num_negatives: Optional[int] = None,
+                 allow_subsampling: bool = True,
                  seed: int = 0,
+                 eval_chunk_size: int = 1024,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        text_encoder = dict(text_encoder, embed_dim=embed_dim)
-        text_encoder.setdefault('type', 'TextEncoder')
-        # also when a host head (mmdet, mmseg, mmaction) builds this
-        with DefaultScope.overwrite_default_scope(MODELS.scope):
-            self.text_encoder = MODELS.build(text_encoder)
-        self.classifier = TextCosineClassifier(
-            class_texts=class_texts,
-            tau=tau,
-            learnable_tau=learnable_tau,
-            num_negatives=num_negatives,
-            seed=seed)
-        if self.classifier.class_texts is None:
-            raise ValueError('TextClassifier needs `class_texts` (the '
-                             'training classes).')
-        self.embed_dim = embed_dim
-        self.freeze_text_encoder = freeze_text_encoder
-        if freeze_text_encoder:
-            self.text_encoder.requires_grad_(False)
+        if num_negatives is not None and not allow_subsampling:
+            raise ValueError(
+                f'Class subsampling (num_negatives={num_negatives}) is off '
+                'for this text classifier (allow_subsampling=False): its '
+                'owner scores every class, e.g. RoIs or pixels before their '
+                'labels are known. Remove num_negatives; '
+                'freeze_text_encoder=True saves the memory instead.')
+        self.class_texts = build_class_text_bank(class_texts)
         self.vocabulary: Optional[ClassTextBank] = None
-        # training weights kept for reuse inside `same_class_embeddings`
+        self.set_vocabulary(vocabulary)
+        self.text_encoder = self._build_text_encoder(text_encoder, embed_dim)
+        if freeze_text_encoder:
+            if self.text_encoder is None:
+                raise ValueError(
+                    'freeze_text_encoder needs an owned text encoder '
+                    '(`text_encoder`); freeze a shared one with its own '
+                    '`frozen=True`.')
+            self.text_encoder.requires_grad_(False)
+        self.freeze_text_encoder = freeze_text_encoder
+        register_log_scale(self, 1. / tau, learnable_tau)
+        self.max_scale = max_scale
+        self.shard_classes = shard_classes
+        self.num_negatives = num_negatives
+        self.seed = seed
+        self.eval_chunk_size = eval_chunk_size
+        # training step counter: saved in checkpoints, drives sampling
+        self.register_buffer('step', torch.zeros((), dtype=torch.long))
+        self._ensembles: 'OrderedDict[str, tuple]' = OrderedDict()
+        # training weights reused inside `same_class_embeddings`
         self._step_memo: Optional[list] = None
 
-    @property
-    def num_classes(self) -> int:
-        """Number of classes scored now (vocabulary or training classes)."""
-        return len(self.vocabulary or self.classifier.class_texts)
+    @staticmethod
+    def _build_text_encoder(cfg: Optional[Dict],
+                            embed_dim: Optional[int]) -> Optional[nn.Module]:
+        if cfg is None:
+            if embed_dim is not None:
+                raise ValueError('embed_dim is the dimension of an owned '
+                                 'text encoder; give `text_encoder` too.')
+            return None
+        cfg = dict(cfg)
+        cfg.setdefault('type', 'TextEncoder')
+        if embed_dim is not None:
+            if cfg.setdefault('embed_dim', embed_dim) != embed_dim:
+                raise ValueError(
+                    f'text_encoder.embed_dim={cfg["embed_dim"]} but '
+                    f'embed_dim={embed_dim}: give one of them.')
+        return MODELS.build(cfg)
+
+    def share_text_encoder(self, text_encoder: nn.Module) -> None:
+        """Use the owner's text encoder, without registering it here.
+
+        Its weights are saved once, under the owner.
+
+        Args:
+            text_encoder (nn.Module): The shared encoder.
+        """
+        if 'text_encoder' in self._modules:
+            raise ValueError('This text classifier owns its text encoder; '
+                             'build it without `text_encoder` to share one.')
+        object.__setattr__(self, 'text_encoder', text_encoder)
 
     @property
-    def class_names(self) -> list:
-        """Names of the classes scored now."""
-        return (self.vocabulary or self.classifier.class_texts).names
+    def embed_dim(self) -> int:
+        """Dimension of the class embeddings."""
+        return self.text_encoder.embed_dim
 
+    @property
+    def scale(self) -> torch.Tensor:
+        """``1 / tau`` (clamped at ``max_scale`` when learnable)."""
+        return self.log_scale.exp().clamp(max=self.max_scale)
+
+    # ------------------------------------------------------------ classes
     def set_vocabulary(
             self, vocabulary: Union[ClassTextBank, Dict, None]) -> None:
-        """Score another class list from now on, without retraining.
+        """Score another class list in eval mode, without retraining.
 
         Args:
             vocabulary (ClassTextBank | dict | None): A bank or its config;
@@ -101,22 +188,112 @@ class TextClassifier(BaseModule):
         """
         self.vocabulary = build_class_text_bank(vocabulary)
 
+    @property
+    def num_training_classes(self) -> int:
+        """Number of training classes (an error when there are none)."""
+        if self.class_texts is None:
+            raise ValueError('This text classifier has no training classes: '
+                             'give it `class_texts` (the classes of the '
+                             'labels, in label order).')
+        return len(self.class_texts)
+
+    @property
+    def inference_classes(self) -> Optional[ClassTextBank]:
+        """The classes scored in eval mode (vocabulary, else training)."""
+        return self.vocabulary if self.vocabulary is not None else \
+            self.class_texts
+
+    @property
+    def scored_classes(self) -> Optional[ClassTextBank]:
+        """The classes scored now: training classes in train mode."""
+        return self.class_texts if self.training else self.inference_classes
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes scored now (0 when there are none)."""
+        bank = self.scored_classes
+        return len(bank) if bank is not None else 0
+
+    @property
+    def class_names(self) -> List[str]:
+        """Names of the classes scored now."""
+        bank = self.scored_classes
+        return bank.names if bank is not None else []
+
     def train(self, mode: bool = True) -> 'TextClassifier':
         super().train(mode)
         if self.freeze_text_encoder:
             self.text_encoder.eval()
         return self
 
+    # ---------------------------------------------------------- training
+    def _generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1_000_003 +
+                                             int(self.step))
+
+    def _select_classes(self, labels: Optional[torch.Tensor],
+                        num_classes: int, generator: torch.Generator
+                        ) -> Tuple[Optional[torch.Tensor],
+                                   Optional[torch.Tensor]]:
+        """Ground-truth classes of the global batch + random negatives."""
+        if self.num_negatives is None:
+            return None, labels
+        if labels is None:
+            raise ValueError('Class subsampling (num_negatives) needs the '
+                             'labels of the step.')
+        global_labels = all_gather_no_grad(labels)
+        positives = torch.unique(global_labels.cpu())
+        is_positive = torch.zeros(num_classes, dtype=torch.bool)
+        is_positive[positives] = True
+        others = (~is_positive).nonzero().flatten()
+        k = min(self.num_negatives, others.numel())
+        negatives = others[torch.randperm(others.numel(),
+                                          generator=generator)[:k]]
+        selected = torch.cat([positives, negatives.sort().values])
+        remap = torch.full((num_classes, ), -1, dtype=torch.long)
+        remap[selected] = torch.arange(selected.numel())
+        return selected, remap.to(labels.device)[labels]
+
+    def _sampled_embeddings(
+        self, labels: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Class weights of one training step, with gradient."""
+        num_classes, bank = self.num_training_classes, self.class_texts
+        generator = self._generator()
+        self.step += 1
+        indices, labels = self._select_classes(labels, num_classes,
+                                               generator)
+        if indices is None:
+            indices = torch.arange(len(bank))
+        # the same draws on every rank, whether or not classes are sharded
+        texts = bank.sample_texts(indices.tolist(), generator)
+        if self.shard_classes and get_world_size() > 1:
+            own = texts[rank_slice(len(texts))]
+            local = self.text_encoder(own) if own else self._no_embeddings()
+            weights = all_gather_with_grad(local)
+        else:
+            weights = self.text_encoder(texts)
+        return F.normalize(weights, dim=-1), labels
+
+    def _no_embeddings(self) -> torch.Tensor:
+        """``(0, D)`` embeddings (a rank with no class to encode).
+
+        Tied to the graph so that this rank's gather runs its backward (a
+        collective) like the others'.
+        """
+        weight = self.text_encoder.proj.weight
+        return weight.new_zeros(0, weight.shape[0]) + 0 * weight.sum()
+
     @contextmanager
     def same_class_embeddings(self) -> Iterator[None]:
         """Encode the class texts once for every call inside the block.
 
         For a model whose heads share this classifier within one training
-        step (e.g. a segmentor's decode and auxiliary heads): the first
-        training call encodes the classes (one template each, with
-        gradient), later calls reuse those weights, and both losses
-        back-propagate through the one encoding. Not for class subsampling,
-        whose classes depend on each call's labels.
+        step (a segmentor's decode and auxiliary heads): the first training
+        call encodes the classes (one template each, with gradient), later
+        calls reuse those weights, and every loss back-propagates through
+        the one encoding. Not for class subsampling, whose classes depend on
+        each call's labels.
         """
         self._step_memo = []
         try:
@@ -124,60 +301,173 @@ class TextClassifier(BaseModule):
         finally:
             self._step_memo = None
 
-    def class_embeddings(self,
-                         labels: Optional[torch.Tensor] = None
-                         ) -> tuple:
-        """Normalised class weights and the (remapped) labels.
+    # ---------------------------------------------------------- ensemble
+    def _encoder_state(self) -> list:
+        """What an ensemble depends on: each encoder tensor and version."""
+        return [(weakref.ref(t), t._version) for t in itertools.chain(
+            self.text_encoder.parameters(), self.text_encoder.buffers())]
+
+    @staticmethod
+    def _state_matches(state: list, now: list) -> bool:
+        return len(state) == len(now) and all(
+            ref() is now_ref() and version == now_version
+            for (ref, version), (now_ref, now_version) in zip(state, now))
+
+    @torch.no_grad()
+    def ensemble(self,
+                 class_texts: Union[ClassTextBank, Dict, None] = None
+                 ) -> torch.Tensor:
+        """Template-ensemble class weights, cached (test time).
 
         Args:
-            labels (Tensor, optional): Labels of this step (needed for class
-                subsampling).
+            class_texts (ClassTextBank | dict, optional): The classes;
+                defaults to :attr:`inference_classes`.
 
         Returns:
-            tuple: ``(C, D)`` class weights and the labels.
+            Tensor: ``(C, D)`` normalised class weights.
         """
-        if (self.training and self.vocabulary is None
-                and not self.freeze_text_encoder):
-            memo = self._step_memo
-            if memo and self.classifier.num_negatives is None:
-                return memo[0], labels
-            weights, labels = self.classifier.train_class_embeddings(
-                self.text_encoder, labels)
-            if memo is not None and self.classifier.num_negatives is None:
-                memo.append(weights)
-            return weights, labels
-        return self.classifier.ensemble_class_embeddings(
-            self.text_encoder, self.vocabulary), labels
+        bank = build_class_text_bank(class_texts)
+        bank = bank if bank is not None else self.inference_classes
+        if bank is None:
+            raise ValueError('No classes to score: give the classifier '
+                             '`class_texts` or a vocabulary '
+                             '(set_vocabulary).')
+        encoder = self.text_encoder
+        device = next(encoder.parameters()).device
+        key = f'{bank.fingerprint}@{device}'
+        state = self._encoder_state()
+        cached = self._ensembles.get(key)
+        if cached is not None and cached[0]() is encoder and \
+                self._state_matches(cached[1], state):
+            self._ensembles.move_to_end(key)
+            return cached[2]
+        was_training = encoder.training
+        encoder.eval()
+        share = rank_slice(len(bank)) if get_world_size() > 1 else slice(
+            0, len(bank))
+        texts = bank.ensemble_texts(range(share.start, share.stop))
+        embeds = torch.cat([
+            encoder(texts[i:i + self.eval_chunk_size])
+            for i in range(0, len(texts), self.eval_chunk_size)
+        ]) if texts else next(encoder.parameters()).new_zeros(
+            0, encoder.embed_dim)
+        embeds = embeds.view(-1, bank.num_templates, embeds.shape[-1])
+        weights = F.normalize(F.normalize(embeds, dim=-1).mean(1), dim=-1)
+        weights = all_gather_no_grad(weights)
+        encoder.train(was_training)
+        self._ensembles[key] = (weakref.ref(encoder), state, weights)
+        while len(self._ensembles) > _ENSEMBLE_CACHE_SIZE:
+            self._ensembles.popitem(last=False)
+        return weights
 
-    def forward(self,
-                feats: torch.Tensor,
-                labels: Optional[torch.Tensor] = None) -> tuple:
-        """Cosine logits of ``feats`` against the class texts.
+    # ----------------------------------------------------------- scoring
+    def class_embeddings(
+        self,
+        labels: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Normalised weights of the classes scored now, and the labels.
 
         Args:
-            feats (Tensor): ``(..., D)`` features in the joint space.
+            labels (Tensor, optional): Labels of this training step (class
+                subsampling remaps them).
+
+        Returns:
+            tuple: ``(C, D)`` class weights and the (remapped) labels.
+        """
+        if not self.training or self.freeze_text_encoder:
+            return self.ensemble(self.scored_classes), labels
+        memo = self._step_memo
+        reuse = memo is not None and self.num_negatives is None
+        if reuse and memo:
+            return memo[0], labels
+        weights, labels = self._sampled_embeddings(labels)
+        if reuse:
+            memo.append(weights)
+        return weights, labels
+
+    def forward(
+        self,
+        feats: torch.Tensor,
+        labels: Optional[torch.Tensor] = None,
+        class_texts: Union[ClassTextBank, Dict, None] = None
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Cosine logits of ``feats`` against the classes scored now.
+
+        Args:
+            feats (Tensor): ``(..., D)`` features in the joint space
+                (normalised here).
             labels (Tensor, optional): Labels (class subsampling).
+            class_texts (ClassTextBank | dict, optional): Score these
+                classes' ensemble instead, in any mode (evaluation of
+                several vocabularies on features computed once).
 
         Returns:
-            tuple: ``(..., C)`` logits and the (remapped) labels.
+            tuple: ``(..., C)`` logits and the labels, remapped to the
+            encoded classes when class subsampling is on.
         """
-        weights, labels = self.class_embeddings(labels)
-        logits = self.classifier.scale * F.normalize(
+        if class_texts is not None:
+            weights = self.ensemble(class_texts)
+        else:
+            weights, labels = self.class_embeddings(labels)
+        logits = self.scale * F.normalize(
             feats, dim=-1) @ weights.to(feats.dtype).t()
         return logits, labels
 
+    def _load_from_state_dict(self, state_dict, prefix, *args,
+                              **kwargs) -> None:
+        # icar_mm 0.1 kept these buffers in a `classifier.` submodule
+        for name in ('log_scale', 'step'):
+            old = f'{prefix}classifier.{name}'
+            if old in state_dict and prefix + name not in state_dict:
+                state_dict[prefix + name] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-def build_text_classifier(
-        cfg: Union[Dict, TextClassifier]) -> TextClassifier:
-    """Build a :class:`TextClassifier` from any host's registry scope.
+    def extra_repr(self) -> str:
+        bank = self.class_texts
+        return (f'classes={len(bank) if bank is not None else 0}, '
+                f'vocabulary={self.vocabulary!r}, '
+                f'owns_text_encoder={"text_encoder" in self._modules}')
 
-    icar_mm's modules live in mmpretrain's registries; a head registered in
-    mmdet, mmseg or mmaction2 builds while its host's scope is the default,
-    where a plain ``MODELS.build`` would not find them.
+
+class ScoredClassCount:
+    """``num_classes`` (or ``out_channels``) of a host head: the classes its
+    ``text_classifier`` scores now.
+
+    A class attribute of an mmdet / mmseg / mmaction2 head whose classifier
+    is a :class:`TextClassifier`, so the host's own uses of ``num_classes``
+    (background index, NMS, logits channels) follow train/eval mode and
+    vocabulary swaps. What the host's ``__init__`` assigns is kept until the
+    head has its classifier.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f'_{name}_before_text_classifier'
+
+    def __get__(self, head, owner=None):
+        if head is None:
+            return self
+        classifier = head.__dict__.get('_modules', {}).get(
+            'text_classifier', head.__dict__.get('text_classifier'))
+        if classifier is None:
+            return head.__dict__.get(self.slot)
+        return classifier.num_classes
+
+    def __set__(self, head, value: int) -> None:
+        head.__dict__[self.slot] = value
+
+
+def build_text_classifier(cfg: Union[Dict, TextClassifier],
+                          **defaults) -> TextClassifier:
+    """A :class:`TextClassifier` from its config, from any registry scope.
+
+    The config builds in icar_mm's scope (``_scope_='icar_mm'``), so a host
+    head (mmdet, mmseg, mmaction2) builds it and the text encoder inside.
 
     Args:
         cfg (dict | TextClassifier): The config (``type`` defaults to
             ``'TextClassifier'``) or a built classifier.
+        **defaults: Values for keys the config does not set (e.g. a host's
+            ``tau``, ``allow_subsampling=False``).
 
     Returns:
         TextClassifier: The classifier.
@@ -185,6 +475,8 @@ def build_text_classifier(
     if isinstance(cfg, TextClassifier):
         return cfg
     cfg = dict(cfg)
+    for key, value in defaults.items():
+        cfg.setdefault(key, value)
     cfg.setdefault('type', 'TextClassifier')
-    with DefaultScope.overwrite_default_scope(MODELS.scope):
-        return MODELS.build(cfg)
+    cfg.setdefault('_scope_', MODELS.scope)
+    return MODELS.build(cfg)

@@ -15,12 +15,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from dist_utils import run_distributed  # noqa: E402
 
 import icar_mm  # noqa: E402,F401
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 FSDP = osp.join(REPO,
                 'configs/icar/icar_swin-b-roberta_8xb128-fsdp_in22k-laion.py')
 DEEPSPEED = osp.join(

@@ -17,13 +17,7 @@ from icar_mm.models.utils.distributed import (all_gather_no_grad,
 from icar_mm.registry import MODELS
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def _features(n=6, dim=8, seed=0):

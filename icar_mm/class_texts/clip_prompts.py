@@ -7,7 +7,7 @@ the ``clip-benchmark`` package (``en_classnames.json``,
 ``en_zeroshot_classification_templates.json``). ``tests/test_evaluation/
 test_clip_metadata.py`` compares them with clip-benchmark's copies.
 
-Each key is a benchmark name of :mod:`.registry`. Class lists are in the
+Each key is a benchmark name of :mod:`icar_mm.datasets.benchmarks.registry`. Class lists are in the
 label order of this project's dataset class for that benchmark. Deliberate
 differences from CLIP's ``prompts.md`` (all order-only or cosmetic):
 
@@ -18,7 +18,6 @@ differences from CLIP's ``prompts.md`` (all order-only or cosmetic):
 * CLIP's templates use ``{}``; clip-benchmark's use ``{c}``.
 """
 # flake8: noqa
-from icar_mm.models.text.templates import TEMPLATES as _TEMPLATE_SETS
 
 CLASSNAMES = {
     'birdsnap': [
@@ -2786,8 +2785,89 @@ TEMPLATES = {
     'birdsnap': [
         'a photo of a {}, a type of bird.',
     ],
-    # CLIP's 80 ImageNet templates, kept once in icar_mm's template sets
-    'imagenet': _TEMPLATE_SETS['imagenet'],
+    # CLIP's 80 ImageNet templates (the template set 'imagenet')
+    'imagenet': [
+        'a bad photo of a {}.',
+        'a photo of many {}.',
+        'a sculpture of a {}.',
+        'a photo of the hard to see {}.',
+        'a low resolution photo of the {}.',
+        'a rendering of a {}.',
+        'graffiti of a {}.',
+        'a bad photo of the {}.',
+        'a cropped photo of the {}.',
+        'a tattoo of a {}.',
+        'the embroidered {}.',
+        'a photo of a hard to see {}.',
+        'a bright photo of a {}.',
+        'a photo of a clean {}.',
+        'a photo of a dirty {}.',
+        'a dark photo of the {}.',
+        'a drawing of a {}.',
+        'a photo of my {}.',
+        'the plastic {}.',
+        'a photo of the cool {}.',
+        'a close-up photo of a {}.',
+        'a black and white photo of the {}.',
+        'a painting of the {}.',
+        'a painting of a {}.',
+        'a pixelated photo of the {}.',
+        'a sculpture of the {}.',
+        'a bright photo of the {}.',
+        'a cropped photo of a {}.',
+        'a plastic {}.',
+        'a photo of the dirty {}.',
+        'a jpeg corrupted photo of a {}.',
+        'a blurry photo of the {}.',
+        'a photo of the {}.',
+        'a good photo of the {}.',
+        'a rendering of the {}.',
+        'a {} in a video game.',
+        'a photo of one {}.',
+        'a doodle of a {}.',
+        'a close-up photo of the {}.',
+        'a photo of a {}.',
+        'the origami {}.',
+        'the {} in a video game.',
+        'a sketch of a {}.',
+        'a doodle of the {}.',
+        'a origami {}.',
+        'a low resolution photo of a {}.',
+        'the toy {}.',
+        'a rendition of the {}.',
+        'a photo of the clean {}.',
+        'a photo of a large {}.',
+        'a rendition of a {}.',
+        'a photo of a nice {}.',
+        'a photo of a weird {}.',
+        'a blurry photo of a {}.',
+        'a cartoon {}.',
+        'art of a {}.',
+        'a sketch of the {}.',
+        'a embroidered {}.',
+        'a pixelated photo of a {}.',
+        'itap of the {}.',
+        'a jpeg corrupted photo of the {}.',
+        'a good photo of a {}.',
+        'a plushie {}.',
+        'a photo of the nice {}.',
+        'a photo of the small {}.',
+        'a photo of the weird {}.',
+        'the cartoon {}.',
+        'art of the {}.',
+        'a drawing of the {}.',
+        'a photo of the large {}.',
+        'a black and white photo of a {}.',
+        'the plushie {}.',
+        'a dark photo of a {}.',
+        'itap of a {}.',
+        'graffiti of the {}.',
+        'a toy {}.',
+        'itap of my {}.',
+        'a photo of a cool {}.',
+        'a photo of a small {}.',
+        'a tattoo of the {}.',
+    ],
     'food101': [
         'a photo of {}, a type of food.',
     ],

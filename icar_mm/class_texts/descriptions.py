@@ -2,50 +2,18 @@
 
 iCAR's enriched class text is ``"{name}, {description}"``. Descriptions:
 
-* ``'wordnet'``: WordNet glosses from the files ``timm`` ships
-  (``imagenet_synset_to_lemma.txt`` / ``..._definition.txt``, 21,841
-  ImageNet-22K synsets): ImageNet-1K class ``i`` gets the gloss of its
+* ``'wordnet'``: WordNet glosses of the 21,841 ImageNet-22K synsets
+  (:mod:`.wordnet`): ImageNet-1K class ``i`` gets the gloss of its
   synset; other datasets look each class name up among the synsets' lemma
   names (first match in synset order). Names with no WordNet lemma keep
   the name alone (``on_missing='name'``) or raise (``'error'``).
 * a JSON / TSV class-text file (see ``load_class_text_file``) with a
   description per class name (names, aliases or synset ids must match).
 """
-import csv
-import pkgutil
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from icar_mm.models.text.class_text_sources import (imagenet_class_texts,
-                                                    load_class_text_file)
-
-
-def _timm_rows(name: str) -> List[List[str]]:
-    data = pkgutil.get_data('timm.data', f'_info/{name}')
-    return list(csv.reader(data.decode('utf-8').splitlines(), delimiter='\t'))
-
-
-_LEMMA_INDEX: Optional[Dict[str, str]] = None
-
-
-def wordnet_gloss(name: str) -> Optional[str]:
-    """The gloss of the first ImageNet-22K synset with lemma ``name``."""
-    global _LEMMA_INDEX
-    if _LEMMA_INDEX is None:
-        glosses = dict(
-            (r[0], r[1]) for r in _timm_rows(
-                'imagenet_synset_to_definition.txt') if len(r) > 1)
-        index: Dict[str, str] = {}
-        for row in _timm_rows('imagenet_synset_to_lemma.txt'):
-            if len(row) < 2 or not glosses.get(row[0], '').strip():
-                continue
-            for lemma in row[1].split(','):
-                index.setdefault(_key(lemma), glosses[row[0]].strip())
-        _LEMMA_INDEX = index
-    return _LEMMA_INDEX.get(_key(name))
-
-
-def _key(name: str) -> str:
-    return ' '.join(name.lower().replace('_', ' ').replace('-', ' ').split())
+from .sources import imagenet_class_texts, load_class_text_file
+from .wordnet import gloss_of_name, name_key
 
 
 def benchmark_class_texts(names: Sequence[str],
@@ -77,7 +45,7 @@ def benchmark_class_texts(names: Sequence[str],
             ]
         texts, missing = [], []
         for n in names:
-            gloss = wordnet_gloss(n)
+            gloss = gloss_of_name(n)
             if gloss is None:
                 missing.append(n)
             texts.append(dict(name=n, description=gloss or '', aliases=[]))
@@ -90,10 +58,10 @@ def benchmark_class_texts(names: Sequence[str],
     for e in entries:
         for k in [e['name'], *e['aliases'], e.get('synset')]:
             if k:
-                index.setdefault(_key(str(k)), e)
+                index.setdefault(name_key(str(k)), e)
     out, missing = [], []
     for n in names:
-        e = index.get(_key(n))
+        e = index.get(name_key(n))
         if e is None:
             missing.append(n)
         out.append(

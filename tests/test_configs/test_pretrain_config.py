@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 CONFIG = 'configs/icar/swin-b_in22k-laion.py'
 
 

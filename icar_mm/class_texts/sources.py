@@ -4,34 +4,24 @@ Every source returns a list of ``dict(name=str, description=str,
 aliases=list[str])``, in class-index order.
 
 * ``imagenet-1k`` / ``imagenet-22k``: WordNet lemma names and glosses for
-  the ImageNet synsets, from the files that ``timm`` ships
-  (``timm/data/_info``), so no download is needed.
+  the ImageNet synsets (:mod:`.wordnet`, from the files ``timm`` ships), so
+  no download is needed.
 * :func:`load_class_text_file`: a user file, JSON (a list of objects with
   ``name``, ``description`` and optional ``aliases``; or an object mapping
   name to description) or TSV (``name<TAB>description[<TAB>alias;alias]``,
   an optional header line ``name	description	aliases``).
+* any function registered in ``CLASS_TEXT_SOURCES`` (the synthetic world's,
+  an annotation file's categories, an action class list...).
 """
 import csv
 import json
 import os.path as osp
-import pkgutil
 from typing import Dict, List, Optional
 
 from icar_mm.registry import CLASS_TEXT_SOURCES
+from .wordnet import imagenet_synsets, synset_glosses, synset_lemmas
 
 ClassText = Dict[str, object]
-
-_TIMM_SYNSET_FILES = {
-    'imagenet-1k': 'imagenet_synsets.txt',
-    'imagenet-22k': 'imagenet22k_synsets.txt',
-}
-
-
-def _timm_info_file(name: str) -> List[str]:
-    data = pkgutil.get_data('timm.data', osp.join('_info', name))
-    if data is None:
-        raise FileNotFoundError(f'timm does not ship _info/{name}.')
-    return data.decode('utf-8').splitlines()
 
 
 def imagenet_class_texts(subset: str = 'imagenet-1k',
@@ -50,40 +40,35 @@ def imagenet_class_texts(subset: str = 'imagenet-1k',
         ``aliases`` (other lemmas) and ``synset``.
     """
     if synsets is None:
-        if subset not in _TIMM_SYNSET_FILES:
-            raise KeyError(f'Unknown ImageNet subset {subset!r}; choose from '
-                           f'{sorted(_TIMM_SYNSET_FILES)}.')
-        synsets = _timm_info_file(_TIMM_SYNSET_FILES[subset])
-    lemmas = dict(
-        csv.reader(
-            _timm_info_file('imagenet_synset_to_lemma.txt'), delimiter='\t'))
-    glosses = dict(
-        csv.reader(
-            _timm_info_file('imagenet_synset_to_definition.txt'),
-            delimiter='\t'))
+        synsets = imagenet_synsets(subset)
+    lemmas, glosses = synset_lemmas(), synset_glosses()
     texts = []
     for i, synset in enumerate(synsets):
-        if synset not in lemmas or not glosses.get(synset, '').strip():
+        if not lemmas.get(synset) or not glosses.get(synset):
             raise KeyError(
                 f'Class {i} (synset {synset!r}) has no WordNet lemma or gloss '
                 "in timm's imagenet_synset_to_*.txt; give its description in "
                 'a class-text file (ClassTextBank(file=...)).')
-        names = [n.strip() for n in lemmas[synset].split(',') if n.strip()]
+        names = lemmas[synset]
         texts.append(
             dict(
                 name=names[0],
-                description=glosses[synset].strip(),
+                description=glosses[synset],
                 aliases=names[1:],
                 synset=synset))
     return texts
 
 
-CLASS_TEXT_SOURCES.register_module(
-    name='imagenet-1k', module=lambda **kw: imagenet_class_texts(
-        'imagenet-1k', **kw))
-CLASS_TEXT_SOURCES.register_module(
-    name='imagenet-22k', module=lambda **kw: imagenet_class_texts(
-        'imagenet-22k', **kw))
+@CLASS_TEXT_SOURCES.register_module(name='imagenet-1k')
+def imagenet_1k_class_texts(**kwargs) -> List[ClassText]:
+    """The 1,000 ImageNet-1K classes (see :func:`imagenet_class_texts`)."""
+    return imagenet_class_texts('imagenet-1k', **kwargs)
+
+
+@CLASS_TEXT_SOURCES.register_module(name='imagenet-22k')
+def imagenet_22k_class_texts(**kwargs) -> List[ClassText]:
+    """The 21,841 ImageNet-22K classes (see :func:`imagenet_class_texts`)."""
+    return imagenet_class_texts('imagenet-22k', **kwargs)
 
 
 def _entry(obj: dict, where: str) -> ClassText:

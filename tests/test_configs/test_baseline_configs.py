@@ -8,9 +8,9 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import icar_mm  # noqa: F401
-from icar_mm.models import ICAR, CosineClsHead, TextMetaClsHead
+from icar_mm.models import ICAR, CosineClsHead, TextMetaClassifier
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_paths import REPO_ROOT as REPO  # noqa: E402
 ICAR_CFG = 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py'
 BASELINES = {
     'linear': 'configs/icar/baselines/linear_resnet18_1xb64_synthetic-world.py',
@@ -81,8 +81,8 @@ def test_variant_trains_and_validates(variant, tmp_path):
     assert (model.itc_loss is not None) == (variant not in ('linear',
                                                            'cosine'))
     if variant in ('icar', 'icar_names'):
-        assert isinstance(model.cls_head, TextMetaClsHead)
-        bank = model.cls_head.class_texts
+        assert isinstance(model.cls_head, TextMetaClassifier)
+        bank = model.text_classifier.class_texts
         assert bank.use_descriptions == (variant == 'icar')
         # described texts carry the meaning of the nonce names
         assert ('red triangle' in bank.class_texts[1]) == (variant == 'icar')

@@ -13,8 +13,8 @@ import os.path as osp
 import pytest
 
 import icar_mm  # noqa: F401
-from icar_mm.datasets.benchmarks import (BENCHMARKS, CLASSNAMES, TEMPLATES,
-                                         clip_birdsnap_name)
+from icar_mm.class_texts.clip_prompts import CLASSNAMES, TEMPLATES
+from icar_mm.datasets.benchmarks import BENCHMARKS, clip_birdsnap_name
 
 cb = pytest.importorskip('clip_benchmark')
 CB_DIR = osp.join(osp.dirname(cb.__file__), 'datasets')

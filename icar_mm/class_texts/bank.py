@@ -3,11 +3,9 @@ import hashlib
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.registry import DefaultScope
 
 from icar_mm.registry import TASK_UTILS
-from .class_text_sources import (ClassText, load_class_text_file,
-                                 load_class_text_source)
+from .sources import ClassText, load_class_text_file, load_class_text_source
 from .templates import get_templates
 
 
@@ -34,12 +32,13 @@ class ClassTextBank:
             class-text source, e.g. ``dict(type='imagenet-22k')``.
         file (str, optional): A JSON or TSV class-text file.
         templates (str | Sequence[str]): A template set name (see
-            ``templates.py``) or templates with one ``{}``.
+            :mod:`.templates`) or templates with one ``{}``.
             Defaults to ``'imagenet'`` (CLIP's 80).
         text_format (str): How name and description are joined.
             Defaults to ``'{name}, {description}'``.
-        use_descriptions (bool): Whether to use descriptions (iCAR full, A3)
-            or names only. Defaults to True.
+        use_descriptions (bool, optional): Whether to use descriptions
+            (iCAR full, A3) or names only; None: descriptions when every
+            class has one. Defaults to True.
         lowercase (bool): Lower-case the class texts. Defaults to True.
     """
 
@@ -49,7 +48,7 @@ class ClassTextBank:
                  file: Optional[str] = None,
                  templates: Union[str, Sequence[str]] = 'imagenet',
                  text_format: str = '{name}, {description}',
-                 use_descriptions: bool = True,
+                 use_descriptions: Optional[bool] = True,
                  lowercase: bool = True) -> None:
         self.origin = self._describe_origin(classes, source, file)
         self.classes: List[ClassText] = self._load(classes, source, file)
@@ -57,6 +56,8 @@ class ClassTextBank:
             raise ValueError(f'ClassTextBank from {self.origin} is empty.')
         self.templates = get_templates(templates)
         self.text_format = text_format
+        if use_descriptions is None:
+            use_descriptions = all(c['description'] for c in self.classes)
         self.use_descriptions = use_descriptions
         self.lowercase = lowercase
         if use_descriptions:
@@ -224,11 +225,22 @@ class ClassTextBank:
 
 def build_class_text_bank(
         cfg: Union[ClassTextBank, Dict, None]) -> Optional[ClassTextBank]:
-    """Build a bank from a config dict (``type`` defaults to the bank)."""
+    """A bank from its config (``type`` defaults to ``'ClassTextBank'``).
+
+    The type is looked up in icar_mm's ``TASK_UTILS`` whatever the current
+    default scope, so host heads (mmdet, mmseg, mmaction2) build banks too.
+
+    Args:
+        cfg (ClassTextBank | dict | None): A bank, its config or None.
+
+    Returns:
+        ClassTextBank | None: The bank (None for None).
+    """
     if cfg is None or isinstance(cfg, ClassTextBank):
         return cfg
     cfg = dict(cfg)
-    cfg.setdefault('type', 'ClassTextBank')
-    # also from a host's scope (mmdet, mmseg, mmaction heads)
-    with DefaultScope.overwrite_default_scope(TASK_UTILS.scope):
-        return TASK_UTILS.build(cfg)
+    bank_type = cfg.pop('type', 'ClassTextBank')
+    bank_cls = TASK_UTILS.get(bank_type)
+    if bank_cls is None:
+        raise KeyError(f'Unknown class-text bank type {bank_type!r}.')
+    return bank_cls(**cfg)
