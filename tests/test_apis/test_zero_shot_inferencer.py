@@ -1,5 +1,4 @@
 """Zero-shot inferencer and the demo CLI on a tiny demo-config model."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -10,7 +9,7 @@ from mmengine.config import Config
 import icar_mm  # noqa: F401
 from icar_mm.apis import ZeroShotInferencer, init_model, parse_texts
 
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
+from repo_paths import REPO_ROOT as REPO, load_tool  # noqa: E402
 DEMO = osp.join(REPO,
                 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
 
@@ -78,10 +77,7 @@ def test_ranks_paths_arrays_and_batches(checkpoint):
 
 def test_demo_cli(checkpoint, capsys):
     cfg_path, ckpt, _, work = checkpoint
-    spec = importlib.util.spec_from_file_location(
-        'zero_shot_demo', osp.join(REPO, 'tools/demo/zero_shot.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool('tools/demo/zero_shot.py')
     import matplotlib.cbook
     image = matplotlib.cbook.get_sample_data('grace_hopper.jpg',
                                            asfileobj=False)

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from repo_paths import REPO_ROOT as REPO  # noqa: E402
 CONFIG = 'configs/icar/swin-b_in22k-laion.py'

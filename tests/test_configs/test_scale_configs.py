@@ -9,7 +9,6 @@ checked as a config.
 """
 import os
 import os.path as osp
-import sys
 
 import pytest
 import torch

@@ -1,8 +1,6 @@
 """Labelled data joined to class texts: ImageNet-1K/22K and user classes."""
 import json
 import os
-import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from icar_mm.datasets import (ImageNetDescribed,  # noqa: E402
                               LabelledImageDataset)
 from icar_mm.class_texts import ClassTextBank  # noqa: E402
 
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
+from repo_paths import load_tool  # noqa: E402
 PIPE = [dict(type='LoadImageChecked'), dict(type='PackInputs')]
 TENCH_GLOSS = ('freshwater dace-like game fish of Europe and western Asia '
                'noted for ability to survive outside water')
@@ -28,12 +26,7 @@ def folder(tmp_path_factory):
 
 
 def _tool(name):
-    import importlib.util
-    path = osp.join(REPO, 'tools/dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'icar_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/dataset_converters/{name}.py')
 
 
 def test_imagenet22k_class_texts(folder):

@@ -1,20 +1,15 @@
 """The loader benchmark runs (tiny) and reports every figure it promises."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 
 import icar_mm  # noqa: F401
-from repo_paths import REPO_ROOT as REPO
+from repo_paths import load_tool
 
 
 @pytest.mark.usefixtures('single_thread')
 def test_loader_benchmark_smoke(tmp_path, capsys):
-    path = osp.join(REPO, 'tools/benchmark/loader_throughput.py')
-    spec = importlib.util.spec_from_file_location('icar_bench', path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_tool('tools/benchmark/loader_throughput.py')
     out = str(tmp_path / 'bench.json')
     assert bench.main(['--num-images', '48', '--shard-size', '16',
                        '--batch-size', '8', '--repeats', '1', '--json',

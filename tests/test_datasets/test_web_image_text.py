@@ -5,7 +5,6 @@ are written as CSV, JSON lines and webdataset shards and read back through
 the pretraining config's image-text dataset entry.
 """
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -21,7 +20,7 @@ from icar_mm.datasets import (DataHealth, ImageTextDataset,  # noqa: E402
 from icar_mm.datasets.data_health import STATS_KEY  # noqa: E402
 from icar_mm.registry import DATASETS  # noqa: E402
 
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
+from repo_paths import REPO_ROOT as REPO, load_tool  # noqa: E402
 BASE = osp.join(REPO, 'configs/_base_/datasets/in22k-laion_bs128.py')
 PLAIN = [
     dict(type='LoadImageFromFile'),
@@ -320,12 +319,7 @@ def test_csv_bad_rows_and_files(pairs, tmp_path):
 
 
 def _tool(name):
-    import importlib.util
-    path = osp.join(REPO, 'tools/dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'icar_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/dataset_converters/{name}.py')
 
 
 def test_tools_pack_and_verify(pairs, tmp_path, capsys):

@@ -9,8 +9,7 @@ from mmengine.runner import Runner
 
 import icar_mm  # noqa: F401
 
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
-DEMO = osp.join(REPO, 'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
+from tiny_models import small_demo_cfg
 
 
 class LossRecorder(Hook):
@@ -26,31 +25,6 @@ class LossRecorder(Hook):
             k: float(v.detach())
             for k, v in outputs.items() if k.startswith('loss')
         }
-
-
-def small_demo_cfg(work_dir: str, max_iters: int, **overrides) -> Config:
-    """The demo config, shrunk to run in seconds (same components)."""
-    cfg = Config.fromfile(DEMO)
-    cfg.work_dir = work_dir
-    cfg.merge_from_dict({
-        'model.backbone.base_channels': 16,
-        'model.backbone.stem_channels': 16,
-        'model.feat_channels': 128,
-        'model.embed_dim': 64,
-        'train_dataloader.cls.batch_size': 16,
-        'train_dataloader.itc.batch_size': 16,
-        'train_dataloader.cls.dataset.num_per_class': 8,
-        'train_dataloader.itc.dataset.num_samples': 256,
-        'val_dataloader.dataset.num_per_class': 4,
-        'train_cfg.max_iters': max_iters,
-        'train_cfg.val_interval': 10_000,
-        'default_hooks.logger.interval': 1,
-        'param_scheduler': [dict(type='ConstantLR', factor=1.0,
-                                 by_epoch=False)],
-        **overrides,
-    })
-    cfg.log_level = 'WARNING'
-    return cfg
 
 
 def run(cfg: Config, resume: bool = False) -> dict:

@@ -1,6 +1,4 @@
 """Two-stream loading: batch sizes, stream ratio, exact mid-epoch resume."""
-import os.path as osp
-import sys
 from functools import partial
 
 import numpy as np

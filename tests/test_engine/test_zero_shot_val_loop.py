@@ -1,26 +1,14 @@
 """ZeroShotValLoop equals evaluating each vocabulary on its own."""
-import os.path as osp
-
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 import icar_mm  # noqa: F401
 from icar_mm.class_texts import ClassTextBank
-
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
-DEMO = osp.join(REPO,
-                'configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py')
+from tiny_models import small_demo_cfg
 
 
 def test_each_vocabulary_scored_as_if_alone(tmp_path):
-    cfg = Config.fromfile(DEMO)
-    cfg.work_dir = str(tmp_path)
-    cfg.log_level = 'WARNING'
-    cfg.merge_from_dict({
-        'model.backbone.base_channels': 16,
-        'model.backbone.stem_channels': 16,
-        'model.feat_channels': 128,
+    cfg = small_demo_cfg(str(tmp_path), 0, **{
         'val_dataloader.dataset.num_per_class': 6,
         'val_dataloader.batch_size': 16,
         'val_dataloader.num_workers': 0,
@@ -49,13 +37,7 @@ def test_each_vocabulary_scored_as_if_alone(tmp_path):
 
 
 def test_no_vocabulary_scores_the_training_classes(tmp_path):
-    cfg = Config.fromfile(DEMO)
-    cfg.work_dir = str(tmp_path)
-    cfg.log_level = 'WARNING'
-    cfg.merge_from_dict({
-        'model.backbone.base_channels': 16,
-        'model.backbone.stem_channels': 16,
-        'model.feat_channels': 128,
+    cfg = small_demo_cfg(str(tmp_path), 0, **{
         'val_dataloader.dataset.split': 'val',
         'val_dataloader.dataset.num_per_class': 2,
         'val_dataloader.batch_size': 16,

@@ -4,7 +4,6 @@ One tiny demo-config model is trained for a few iterations (module
 fixture) and evaluated through ``tools/evaluate.py``, ``ZeroShotMetric``,
 ``ZeroShotEvalHook`` and the few-shot / linear-probe protocols.
 """
-import importlib.util
 import json
 import os.path as osp
 
@@ -18,20 +17,11 @@ from icar_mm.evaluation import (TextInitClassifierHook, ZeroShotEvalHook,
                                 linear_probe, run_linear_probe,
                                 split_validation)
 
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
+from repo_paths import load_tool  # noqa: E402
+from tiny_models import small_demo_cfg  # noqa: E402
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-small_demo_cfg = _load(
-    osp.join(REPO, 'tests/test_engine/test_demo_training.py'),
-    'demo_training').small_demo_cfg
-evaluate_tool = _load(osp.join(REPO, 'tools/evaluate.py'), 'evaluate_tool')
+evaluate_tool = load_tool('tools/evaluate.py')
 
 
 @pytest.fixture(scope='module')
