@@ -1,18 +1,14 @@
 # Baseline 1: classification only, linear head (same backbone, data, schedule).
-_base_ = '../icar_resnet18-minilm_1xb64_synthetic-world.py'
+_base_ = [
+    '../icar_resnet18-minilm_1xb64_synthetic-world.py',
+    '../../_base_/models/linear_head_resnet18.py',
+]
 
 model = dict(
     text_encoder=None,
     itc_loss=None,
     cls_on_projection=False,
-    cls_head=dict(
-        _delete_=True,
-        type='LinearClsHead',
-        num_classes=26,
-        in_channels=512,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        cal_acc=True),
-)
+    cls_head={{_base_.linear_head}})
 train_dataloader = dict(itc=None)
 # no text tower: no zero-shot; validate on the seen classes instead
 val_dataloader = dict(dataset=dict(split='val', num_per_class=10))
