@@ -6,7 +6,12 @@ Same flags and behaviour as mmpretrain 1.2.0's ``tools/test.py``, plus
 ``import icar_mm`` first (stack fixes and registration; the repository root
 is put on ``sys.path`` so this works without ``pip install -e .``). ``--amp``
 sets ``test_cfg.fp16``: mmengine's test loop then autocasts to float16 on
-CUDA and to bfloat16 on a CPU-only machine.
+CUDA and to bfloat16 on a CPU-only machine. As in ``tools/train.py`` (the
+shared steps live in :mod:`icar_mm.utils.setup_env`): the dataloader
+defaults reach each member of a group of named dataloaders,
+``default_collate`` only for ``default_scope`` 'mmpretrain' or 'icar_mm',
+distributed launches without CUDA run over gloo, and every missing local
+input is named at once before anything heavy is built.
 """
 import argparse
 import os
@@ -20,15 +25,12 @@ if REPO_ROOT not in sys.path:
 
 # stack fixes + registration of icar_mm, before mmengine imports torchvision
 import icar_mm  # noqa: E402,F401
-from icar_mm.utils.cpu_distributed import (  # noqa: E402
-    adapt_distributed_cfg_to_cpu, init_cpu_process_group)
-from icar_mm.utils.preflight import find_missing_inputs  # noqa: E402
+from icar_mm.utils.setup_env import (add_runner_args, build_runner,  # noqa
+                                     set_dataloader_defaults, set_work_dir,
+                                     setup_launcher)
 import mmengine  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
+from mmengine.config import Config, ConfigDict  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,16 +48,6 @@ def parse_args() -> argparse.Namespace:
         choices=['metrics', 'pred'],
         help='To output whether metrics or predictions. '
         'Defaults to output predictions.')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -78,25 +70,14 @@ def parse_args() -> argparse.Namespace:
         default=2,
         help='display time of every window. (second)')
     parser.add_argument(
-        '--no-pin-memory',
-        action='store_true',
-        help='whether to disable the pin_memory option in dataloaders.')
-    parser.add_argument(
         '--tta',
         action='store_true',
         help='Whether to enable the Test-Time-Aug (TTA). If the config file '
         'has `tta_pipeline` and `tta_model` fields, use them to determine the '
         'TTA transforms and how to merge the TTA results. Otherwise, use flip '
         'TTA by averaging classification score.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
-    # will pass the `--local-rank` parameter to `tools/train.py` instead
-    # of `--local_rank`.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    # --no-pin-memory, --cfg-options, --launcher, --local_rank
+    add_runner_args(parser)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -113,21 +94,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     Returns:
         Config: The updated config.
     """
-    cfg.launcher = args.launcher
-    if args.launcher != 'none':
-        if adapt_distributed_cfg_to_cpu(cfg):
-            print_log('No CUDA: distributed run on CPUs over gloo.',
-                      logger='current')
-        init_cpu_process_group(args.launcher)
+    setup_launcher(cfg, args.launcher)
 
     # work_dir is determined in this priority: CLI > segment in file > filename
-    if args.work_dir is not None:
-        # update configs according to CLI args if args.work_dir is not None
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        # use config filename as default work_dir if cfg.work_dir is None
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
 
     cfg.load_from = args.checkpoint
 
@@ -170,34 +140,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
 
     # ----------------- Default dataloader args -----------------
-    default_dataloader_cfg = ConfigDict(pin_memory=True)
-    if cfg.get('default_scope', 'mmpretrain') in ('mmpretrain', 'icar_mm'):
-        # mmpretrain's tools batch with default_collate; mmdet, mmseg and
-        # mmaction2 configs keep mmengine's pseudo_collate
-        default_dataloader_cfg.collate_fn = dict(type='default_collate')
-
-    def with_defaults(loader_cfg):
-        dataloader_cfg = deepcopy(default_dataloader_cfg)
-        dataloader_cfg.update(loader_cfg)
-        if args.no_pin_memory:
-            dataloader_cfg['pin_memory'] = False
-        return dataloader_cfg
-
-    def set_default_dataloader_cfg(cfg, field):
-        if cfg.get(field, None) is None:
-            return
-        loader_cfg = cfg[field]
-        values = [v for v in loader_cfg.values() if v is not None]
-        if 'dataset' not in loader_cfg and values and all(
-                isinstance(v, dict) and 'dataset' in v for v in values):
-            # a dict of named dataloader configs
-            for name, sub_cfg in loader_cfg.items():
-                if sub_cfg is not None:
-                    loader_cfg[name] = with_defaults(sub_cfg)
-        else:
-            cfg[field] = with_defaults(loader_cfg)
-
-    set_default_dataloader_cfg(cfg, 'test_dataloader')
+    set_dataloader_defaults(
+        cfg, ('test_dataloader', ), pin_memory=not args.no_pin_memory)
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -219,21 +163,9 @@ def main() -> None:
     # merge cli arguments to config
     cfg = merge_args(cfg, args)
 
-    # name every missing local input (data, text model, checkpoint) at once,
-    # before building anything heavy
-    missing = find_missing_inputs(cfg, ('model', 'test_dataloader'))
-    if missing:
-        raise SystemExit(f'Cannot test {args.config}: missing inputs\n  ' +
-                         '\n  '.join(missing))
-
-    # build the runner from config
-    if 'runner_type' not in cfg:
-        # build the default runner
-        runner = Runner.from_cfg(cfg)
-    else:
-        # build customized runner from the registry
-        # if 'runner_type' is set in the cfg
-        runner = RUNNERS.build(cfg)
+    # name every missing input, then build the runner from config
+    runner = build_runner(cfg, ('model', 'test_dataloader'),
+                          f'test {args.config}')
 
     if args.out and args.out_item in ['pred', None]:
         runner.test_evaluator.metrics.append(

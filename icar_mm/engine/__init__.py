@@ -1,3 +1,4 @@
 from .hooks import *  # noqa: F401,F403
 from .model_wrappers import *  # noqa: F401,F403
+from .optim_wrappers import CPUBF16AmpOptimWrapper  # noqa: F401
 from .runner import *  # noqa: F401,F403

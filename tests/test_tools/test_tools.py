@@ -140,20 +140,21 @@ def test_train_merge_args() -> None:
     assert cfg.train_dataloader.cls.pin_memory is False
 
     cfg = _merge(train, ['cfg.py', '--amp'], base)
-    if train.has_amp_device():
+    from icar_mm.utils.setup_env import CPU_AMP_WRAPPER, has_amp_device
+    if has_amp_device():
         assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     else:
-        assert cfg.optim_wrapper.type == train.CPU_AMP_WRAPPER
-        from mmengine.registry import OPTIM_WRAPPERS
-        param = torch.nn.Parameter(torch.ones(2, 2))
-        wrapper = OPTIM_WRAPPERS.build(
-            dict(
-                type=train.CPU_AMP_WRAPPER,
-                loss_scale='dynamic',
-                optimizer=torch.optim.SGD([param], lr=0.1)))
+        # registered in icar_mm's scope, built from any config's scope
+        assert cfg.optim_wrapper.type == CPU_AMP_WRAPPER
+        from mmengine.optim import build_optim_wrapper
+        from mmengine.registry import DefaultScope
         layer = torch.nn.Linear(2, 2)
-        with wrapper.optim_context(layer):
-            assert layer(torch.ones(1, 2)).dtype == torch.bfloat16
+        for scope in ('icar_mm', 'mmpretrain', 'mmengine'):
+            with DefaultScope.overwrite_default_scope(scope):
+                wrapper = build_optim_wrapper(layer, cfg.optim_wrapper)
+            assert type(wrapper).__name__ == CPU_AMP_WRAPPER
+            with wrapper.optim_context(layer):
+                assert layer(torch.ones(1, 2)).dtype == torch.bfloat16
 
 
 def test_test_merge_args() -> None:
