@@ -1,11 +1,12 @@
-"""The one-command evaluations: zero-shot, linear probe, few-shot.
+"""The benchmark evaluations: zero-shot, linear probe, few-shot.
 
-:func:`run_zero_shot` evaluates a model on every requested benchmark found
-under a data root (absent ones are skipped with a notice), under names-only
-and, optionally, described class texts, and writes ``zero_shot.json``,
-``zero_shot.md`` and ``zero_shot.png``. :func:`run_linear_probe` does the
-same for the linear probe and few-shot protocols (``linear_probe.json``,
-``.md``, ``few_shot.png``). Both also accept two pseudo-benchmarks:
+:func:`evaluate_zero_shot` evaluates a model on every requested benchmark
+found under a data root (absent ones are skipped with a notice), under
+names-only and, optionally, described class texts;
+:func:`evaluate_linear_probe` does the same for the linear probe and
+few-shot protocols. Both return their results as a dict and write nothing
+but the feature cache (``tools/evaluate.py`` writes the results as JSON,
+Markdown and plots). Both also accept two pseudo-benchmarks:
 
 * ``config``: the config's own ``test_dataloader`` scored with its
   ``test_cfg.vocabularies`` (or the model's vocabulary/head): the number
@@ -15,7 +16,6 @@ same for the linear probe and few-shot protocols (``linear_probe.json``,
   config's ``world`` settings.
 """
 import copy
-import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
@@ -28,8 +28,6 @@ from icar_mm.registry import DATASETS
 from .features import (FeatureCache, build_dataloader, extract_features,
                        model_fingerprint)
 from .linear_probe import few_shot_evaluate, linear_probe, split_validation
-from .report import (few_shot_table, plot_few_shot_curves,
-                     plot_zero_shot_bars, write_results, zero_shot_table)
 from .zero_shot import zero_shot_metrics
 
 PSEUDO = ('config', 'synthetic_world')
@@ -144,27 +142,25 @@ def _evaluate_config(model, cfg: Config) -> Dict:
                 num_images=len(dataset), scores=scores)
 
 
-def run_zero_shot(model,
-                  data_root: str,
-                  datasets: Sequence[str],
-                  out_dir: str,
-                  cfg: Optional[Config] = None,
-                  image_size: int = 224,
-                  descriptions: Optional[str] = None,
-                  names_only: bool = True,
-                  dataset_dirs: Optional[Dict[str, str]] = None,
-                  batch_size: int = 64,
-                  num_workers: int = 0,
-                  lowercase: bool = True,
-                  plot: bool = True,
-                  logger: Optional[Callable] = None) -> Dict:
+def evaluate_zero_shot(model,
+                       data_root: str,
+                       datasets: Sequence[str],
+                       cfg: Optional[Config] = None,
+                       image_size: int = 224,
+                       descriptions: Optional[str] = None,
+                       names_only: bool = True,
+                       dataset_dirs: Optional[Dict[str, str]] = None,
+                       batch_size: int = 64,
+                       num_workers: int = 0,
+                       lowercase: bool = True,
+                       logger: Optional[Callable] = None) -> Dict:
     """Zero-shot evaluation on the benchmarks present under ``data_root``.
 
     Returns:
         dict: ``datasets`` (per benchmark: ``title``, ``metric``,
         ``status`` ('ok' or 'absent'), ``num_images``, ``scores`` per
         vocabulary, ``metrics`` per vocabulary), ``mean`` per vocabulary
-        over the evaluated datasets, ``num_evaluated``, ``files``.
+        over the evaluated datasets, ``num_evaluated``.
     """
     results: Dict = dict(data_root=data_root, image_size=image_size,
                          descriptions=descriptions, datasets={})
@@ -215,34 +211,36 @@ def run_zero_shot(model,
         v: float(np.mean([r['scores'][v] for r in done if v in r['scores']]))
         for v in sorted(vocab_names)
     }
-    files = write_results(results, out_dir, 'zero_shot',
-                          zero_shot_table(results))
-    if plot and done:
-        files['plot'] = plot_zero_shot_bars(
-            results, osp.join(out_dir, 'zero_shot.png'))
-    results['files'] = files
     return results
 
 
-def run_linear_probe(model,
-                     data_root: str,
-                     datasets: Sequence[str],
-                     out_dir: str,
-                     cfg: Optional[Config] = None,
-                     image_size: int = 224,
-                     shots: Sequence[int] = (1, 2, 4, 8, 16),
-                     seeds: Sequence[int] = (0, 1, 2),
-                     linear: bool = True,
-                     few_shot: bool = True,
-                     feature: str = 'backbone',
-                     cache_dir: Optional[str] = None,
-                     dataset_dirs: Optional[Dict[str, str]] = None,
-                     batch_size: int = 64,
-                     num_workers: int = 0,
-                     max_iter: int = 1000,
-                     plot: bool = True,
-                     logger: Optional[Callable] = None) -> Dict:
-    """Linear probe and few-shot on frozen features (cached on disk)."""
+def evaluate_linear_probe(model,
+                          data_root: str,
+                          datasets: Sequence[str],
+                          cfg: Optional[Config] = None,
+                          image_size: int = 224,
+                          shots: Sequence[int] = (1, 2, 4, 8, 16),
+                          seeds: Sequence[int] = (0, 1, 2),
+                          linear: bool = True,
+                          few_shot: bool = True,
+                          feature: str = 'backbone',
+                          cache_dir: Optional[str] = None,
+                          dataset_dirs: Optional[Dict[str, str]] = None,
+                          batch_size: int = 64,
+                          num_workers: int = 0,
+                          max_iter: int = 1000,
+                          logger: Optional[Callable] = None) -> Dict:
+    """Linear probe and few-shot on frozen features.
+
+    The features are cached in ``cache_dir`` (:class:`FeatureCache`; none
+    without it), the only files it writes.
+
+    Returns:
+        dict: ``datasets`` (per benchmark: ``title``, ``metric``,
+        ``status``, ``num_train``, ``num_test``, ``linear_probe`` and
+        ``few_shot`` per K), ``shots``, ``seeds``, ``feature`` and ``cache``
+        (hits and misses).
+    """
     results: Dict = dict(data_root=data_root, feature=feature, datasets={},
                          shots=list(shots), seeds=list(seeds))
     cache = FeatureCache(cache_dir)
@@ -305,10 +303,4 @@ def run_linear_probe(model,
         results['datasets'][spec.name] = entry
     results['cache'] = dict(dir=cache_dir, hits=cache.hits,
                             misses=cache.misses)
-    files = write_results(results, out_dir, 'linear_probe',
-                          few_shot_table(results))
-    if plot and any(r.get('few_shot') for r in results['datasets'].values()):
-        files['plot'] = plot_few_shot_curves(
-            results, osp.join(out_dir, 'few_shot.png'))
-    results['files'] = files
     return results

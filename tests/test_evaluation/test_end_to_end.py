@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 import icar_mm  # noqa: F401
 from icar_mm.evaluation import (TextInitClassifierHook, ZeroShotEvalHook,
-                                linear_probe, run_linear_probe,
+                                evaluate_linear_probe, linear_probe,
                                 split_validation)
 
 from repo_paths import load_tool  # noqa: E402
@@ -120,8 +120,9 @@ def test_few_shot_uses_exactly_k_per_class_and_no_val(trained):
     out = str(trained['work'] / 'probe')
     kwargs = dict(cfg=trained['cfg'], shots=(1, 2, 4), seeds=(0, 1, 2),
                   cache_dir=str(trained['work'] / 'cache'), max_iter=200)
-    results = run_linear_probe(model, '', ['synthetic_world'], out,
-                               **kwargs)
+    results = evaluate_linear_probe(model, '', ['synthetic_world'],
+                                    **kwargs)
+    assert not osp.exists(out)  # the library function writes no results
     entry = results['datasets']['synthetic_world']
     assert results['cache']['misses'] == 2  # train and test, encoded once
     from icar_mm.evaluation.benchmark import synthetic_world_spec
@@ -145,10 +146,15 @@ def test_few_shot_uses_exactly_k_per_class_and_no_val(trained):
             seen.add(tuple(idx))
         assert len(seen) == 3  # each seed draws other shots
     assert 0 <= entry['linear_probe']['score'] <= 100
+    # the tool writes the table, the results and the plot
+    table = evaluate_tool.report_linear_probe(results, out)
+    assert '| Synthetic world (held-out) |' in table
     assert osp.isfile(osp.join(out, 'few_shot.png'))
+    with open(osp.join(out, 'linear_probe.json')) as f:
+        assert json.load(f)['cache'] == results['cache']
     # the second run reads the cached features
-    again = run_linear_probe(model, '', ['synthetic_world'], out,
-                             **dict(kwargs, shots=(1, ), seeds=(0, )))
+    again = evaluate_linear_probe(model, '', ['synthetic_world'],
+                                  **dict(kwargs, shots=(1, ), seeds=(0, )))
     assert again['cache'] == dict(dir=kwargs['cache_dir'], hits=2,
                                   misses=0)
 
