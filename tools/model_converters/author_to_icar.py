@@ -41,10 +41,10 @@ def main():
 
         import icar_mm  # noqa: F401
         from icar_mm.registry import MODELS
-        from mmengine.registry import DefaultScope
         cfg = Config.fromfile(args.config)
-        with DefaultScope.overwrite_default_scope(MODELS.scope):
-            expected = MODELS.build(cfg.model).state_dict()
+        # the model and its parts build in icar_mm's scope
+        expected = MODELS.build(dict(cfg.model,
+                                     _scope_=MODELS.scope)).state_dict()
     converted, report = author_to_icar(state, expected)
     torch.save(dict(state_dict=converted, meta=dict(source=args.src)),
                args.dst)

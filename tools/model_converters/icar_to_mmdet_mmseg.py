@@ -64,9 +64,8 @@ def _host_backbone(args):
         cfg = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
     cfg.pop('init_cfg', None)
     cfg.pop('convert_weights', None)
-    from mmengine.registry import DefaultScope
-    with DefaultScope.overwrite_default_scope(MODELS.scope):
-        return MODELS.build(cfg)
+    # the backbone (and what it builds) in the host's scope
+    return MODELS.build(dict(cfg, _scope_=MODELS.scope))
 
 
 def main():

@@ -59,10 +59,9 @@ def main() -> int:
         import icar_mm.downstream.action  # noqa: F401
         from mmaction.registry import MODELS
         from mmengine.config import Config
-        from mmengine.registry import DefaultScope
         cfg = Config.fromfile(args.config)
-        with DefaultScope.overwrite_default_scope('mmaction'):
-            model = MODELS.build(cfg.model)
+        # the recognizer and its parts build in mmaction2's scope
+        model = MODELS.build(dict(cfg.model, _scope_=MODELS.scope))
         target = model.state_dict()
         if args.no_head:
             target = {k: v for k, v in target.items()
