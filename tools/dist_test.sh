@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Multi-process testing on one or more nodes (as mmpretrain's dist_test.sh,
-# with `python -m torch.distributed.run`).
+# with `python -m torch.distributed.run`: tools/dist_run.sh).
 #
 #   bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [test.py args...]
 #
@@ -11,23 +11,7 @@
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
-fi
-
-PYTHONPATH="$ROOT":$PYTHONPATH \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes=$NNODES \
-    --node_rank=$NODE_RANK \
-    --master_addr=$MASTER_ADDR \
-    --nproc_per_node=$GPUS \
-    --master_port=$PORT \
-    "$ROOT/tools/test.py" \
+bash "$(dirname "$0")/dist_run.sh" test.py $GPUS \
     $CONFIG \
     $CHECKPOINT \
     --launcher pytorch \

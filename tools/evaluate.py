@@ -123,6 +123,13 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def plot_zero_shot_bars(results: Dict, path: str) -> str:
     """Per-dataset bar chart (a group of bars per vocabulary)."""
     plt = _pyplot()
@@ -148,10 +155,7 @@ def plot_zero_shot_bars(results: Dict, path: str) -> str:
     ax.set_title('Zero-shot classification')
     if len(vocabs) > 1:
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_few_shot_curves(results: Dict, path: str) -> str:
@@ -175,10 +179,7 @@ def plot_few_shot_curves(results: Dict, path: str) -> str:
     ax.set_ylabel('test score (%)')
     ax.set_title('Few-shot linear probe (dashed: zero-shot)')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def report_zero_shot(results: Dict, out_dir: str) -> str:

@@ -14,7 +14,6 @@ distributed launches without CUDA run over gloo, and every missing local
 input is named at once before anything heavy is built.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from copy import deepcopy
@@ -25,7 +24,7 @@ if REPO_ROOT not in sys.path:
 
 # stack fixes + registration of icar_mm, before mmengine imports torchvision
 import icar_mm  # noqa: E402,F401
-from icar_mm.utils.setup_env import (add_runner_args, build_runner,  # noqa
+from icar_mm.utils.setup_env import (build_runner, parse_runner_args,  # noqa
                                      set_dataloader_defaults, set_work_dir,
                                      setup_launcher)
 import mmengine  # noqa: E402
@@ -76,24 +75,12 @@ def parse_args() -> argparse.Namespace:
         'has `tta_pipeline` and `tta_model` fields, use them to determine the '
         'TTA transforms and how to merge the TTA results. Otherwise, use flip '
         'TTA by averaging classification score.')
-    # --no-pin-memory, --cfg-options, --launcher, --local_rank
-    add_runner_args(parser)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    # + --no-pin-memory, --cfg-options, --launcher, --local_rank
+    return parse_runner_args(parser)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge CLI arguments to config.
-
-    Args:
-        cfg (Config): The loaded config.
-        args (argparse.Namespace): Parsed command line.
-
-    Returns:
-        Config: The updated config.
-    """
+    """Merge the test flags into ``cfg`` (mmpretrain's order)."""
     setup_launcher(cfg, args.launcher)
 
     # work_dir is determined in this priority: CLI > segment in file > filename

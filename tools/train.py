@@ -23,7 +23,6 @@ Same flags and behaviour as mmpretrain 1.2.0's ``tools/train.py``, plus
   once, before anything heavy is built.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -33,8 +32,8 @@ if REPO_ROOT not in sys.path:
 
 # stack fixes + registration of icar_mm, before mmengine imports torchvision
 import icar_mm  # noqa: E402,F401
-from icar_mm.utils.setup_env import (DATALOADERS, add_runner_args,  # noqa
-                                     build_runner, drop_idle_persistence,
+from icar_mm.utils.setup_env import (DATALOADERS, build_runner,  # noqa
+                                     drop_idle_persistence, parse_runner_args,
                                      set_dataloader_defaults, set_work_dir,
                                      setup_amp, setup_launcher)
 from mmengine.config import Config  # noqa: E402
@@ -72,25 +71,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='whether to disable the persistent_workers option in dataloaders.'
     )
-    # --no-pin-memory, --cfg-options, --launcher, --local_rank
-    add_runner_args(parser)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-
-    return args
+    # + --no-pin-memory, --cfg-options, --launcher, --local_rank
+    return parse_runner_args(parser)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge CLI arguments to config.
-
-    Args:
-        cfg (Config): The loaded config.
-        args (argparse.Namespace): Parsed command line.
-
-    Returns:
-        Config: The updated config.
-    """
+    """Merge the training flags into ``cfg`` (mmpretrain's order)."""
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None

@@ -34,6 +34,38 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
 
 
+def scan_class_folders(
+        root: str,
+        extensions: Sequence[str] = IMG_EXTENSIONS) -> Dict[str, List[str]]:
+    """The images of each class folder under ``root``.
+
+    Args:
+        root (str): A folder of class folders (files directly under it are
+            ignored).
+        extensions (Sequence[str]): Lower-case image file extensions.
+
+    Returns:
+        dict: ``folder -> [image path relative to root, '/'-separated]``,
+        folders and files sorted, sub-folders included.
+    """
+    extensions = tuple(extensions)
+    classes = {}
+    for folder in sorted(os.listdir(root)):
+        path = osp.join(root, folder)
+        if not osp.isdir(path):
+            continue
+        files = []
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames.sort()
+            rel = osp.relpath(dirpath, root)
+            files.extend(
+                osp.join(rel, f).replace(os.sep, '/')
+                for f in sorted(filenames)
+                if f.lower().endswith(extensions))
+        classes[folder] = files
+    return classes
+
+
 def load_class_texts(class_texts: Dict) -> Tuple[List[dict], List[str],
                                                    str]:
     """Classes, their locations and the origin of a ``class_texts`` config.
@@ -247,21 +279,13 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
                 'annotation file (tools/dataset_converters/'
                 'imagenet_folder_to_ann.py writes one).')
         data_list = []
-        for folder in sorted(os.listdir(root)):
-            path = osp.join(root, folder)
-            if not osp.isdir(path):
-                continue
+        for folder, files in scan_class_folders(root,
+                                                self.extensions).items():
             label, why = self._index.lookup(folder)
             if label is None:
-                self._mismatch(problems, f'folder {path}', why)
+                self._mismatch(problems, f'folder {osp.join(root, folder)}',
+                               why)
                 continue
-            files = []
-            for dirpath, dirnames, filenames in os.walk(path):
-                dirnames.sort()
-                rel = osp.relpath(dirpath, root)
-                files.extend(
-                    osp.join(rel, f) for f in sorted(filenames)
-                    if f.lower().endswith(self.extensions))
             data_list.extend(
                 dict(img_path=osp.join(root, f), gt_label=label)
                 for f in files)

@@ -8,6 +8,7 @@ this module is imported with :mod:`icar_mm.utils`, before the stack fixes of
 :mod:`icar_mm.utils.compat` are applied.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 from copy import deepcopy
@@ -44,12 +45,21 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         init_scope('icar_mm')
 
 
-def add_runner_args(parser: argparse.ArgumentParser) -> None:
-    """Add the flags that ``tools/train.py`` and ``tools/test.py`` share.
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[Sequence[str]] = None
+                      ) -> argparse.Namespace:
+    """Add the flags ``tools/train.py`` and ``tools/test.py`` share; parse.
 
     ``--no-pin-memory``, ``--cfg-options``, ``--launcher`` and
-    ``--local_rank`` / ``--local-rank``, as in mmpretrain 1.2.0's tools.
-    After parsing, the tool exports ``LOCAL_RANK`` when it is unset.
+    ``--local_rank`` / ``--local-rank``, as in mmpretrain 1.2.0's tools;
+    ``LOCAL_RANK`` is exported from the latter when it is unset.
+
+    Args:
+        parser (ArgumentParser): The tool's parser, with its own flags.
+        argv (Sequence[str], optional): Defaults to ``sys.argv[1:]``.
+
+    Returns:
+        Namespace: The parsed arguments.
     """
     from mmengine.config import DictAction
     parser.add_argument(
@@ -75,6 +85,10 @@ def add_runner_args(parser: argparse.ArgumentParser) -> None:
     # will pass the `--local-rank` parameter to `tools/train.py` instead
     # of `--local_rank`.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def setup_launcher(cfg, launcher: str) -> None:

@@ -22,8 +22,8 @@ TEST_FLAGS = [
     '--tta', '--launcher', '--local_rank', '--local-rank'
 ]
 SCRIPTS = [
-    'install.sh', 'dist_train.sh', 'dist_test.sh', 'slurm_train.sh',
-    'slurm_test.sh'
+    'install.sh', 'dist_train.sh', 'dist_test.sh', 'dist_run.sh',
+    'slurm_train.sh', 'slurm_test.sh', 'slurm_run.sh'
 ]
 
 
@@ -76,8 +76,43 @@ def test_shell_scripts(script: str) -> None:
 def test_dist_scripts_use_torch_distributed_run(script: str) -> None:
     with open(osp.join(TOOLS, script)) as f:
         content = f.read()
-    assert '-m torch.distributed.run' in content
+    # the launch itself is the shared dist_run.sh's
+    assert 'dist_run.sh" ' + script.replace('dist_', '').replace(
+        '.sh', '.py') in content
     assert '--launcher pytorch' in content
+    with open(osp.join(TOOLS, 'dist_run.sh')) as f:
+        assert '"$PYTHON" -m torch.distributed.run' in f.read()
+
+
+def test_launch_scripts_run_the_commands_of_mmpretrains(tmp_path) -> None:
+    """With PYTHON=echo and an echoing srun, the command lines appear."""
+    (tmp_path / 'srun').write_text('#!/bin/sh\necho srun "$@"\n')
+    (tmp_path / 'srun').chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in (
+        'NNODES', 'NODE_RANK', 'PORT', 'MASTER_ADDR', 'GPUS',
+        'GPUS_PER_NODE', 'CPUS_PER_TASK', 'SRUN_ARGS')}
+    env.update(PYTHON='echo', PATH=f"{tmp_path}:{os.environ['PATH']}")
+
+    def run(*args):
+        out = subprocess.run(['bash', *args], cwd=REPO_ROOT, env=env,
+                             capture_output=True, text=True).stdout
+        return out.replace(REPO_ROOT, 'ROOT').strip()
+
+    assert run('tools/dist_train.sh', 'c.py', '2', '--amp') == (
+        '-m torch.distributed.run --nnodes=1 --node_rank=0 '
+        '--master_addr=127.0.0.1 --nproc_per_node=2 --master_port=29500 '
+        'ROOT/tools/train.py c.py --launcher pytorch --amp')
+    assert run('tools/dist_test.sh', 'c.py', 'k.pth', '3', '--tta').endswith(
+        '--nproc_per_node=3 --master_port=29500 ROOT/tools/test.py c.py '
+        'k.pth --launcher pytorch --tta')
+    srun = ('srun -p p --job-name=j --gres=gpu:8 --ntasks=8 '
+            '--ntasks-per-node=8 --cpus-per-task=5 --kill-on-bad-exit=1 '
+            'echo -u ')
+    assert run('tools/slurm_train.sh', 'p', 'j', 'c.py', 'wd', '--amp') == (
+        srun + 'ROOT/tools/train.py c.py --work-dir=wd --launcher=slurm '
+        '--amp')
+    assert run('tools/slurm_test.sh', 'p', 'j', 'c.py', 'k.pth') == (
+        srun + 'ROOT/tools/test.py c.py k.pth --launcher=slurm')
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -1,4 +1,6 @@
-"""What the benchmarks share: machine description, memory, text towers."""
+"""What the benchmarks share: machine description, memory, text towers,
+worker processes and the JSON report."""
+import argparse
 import json
 import os
 import os.path as osp
@@ -6,7 +8,7 @@ import platform
 import resource
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -93,6 +95,50 @@ def minilm() -> str:
     cfg = Config.fromfile(
         osp.join(REPO, 'configs/_base_/models/icar_resnet18_minilm.py'))
     return cfg.model.text_encoder.pretrained
+
+
+def text_tower(text: str) -> Tuple[str, str]:
+    """A benchmark's ``--text``: the model directory and the report's label.
+
+    Args:
+        text (str): ``'small'`` (:data:`SMALL_TEXT` with MiniLM's tokenizer,
+            written once under ``work_dirs/``), ``'minilm'`` (the real
+            6-layer MiniLM) or a model directory.
+
+    Returns:
+        tuple[str, str]: The directory and a description of the tower.
+    """
+    label = {'small': 'small BERT (2 layers, width 128) + MiniLM '
+             'tokenizer', 'minilm': 'all-MiniLM-L6-v2'}.get(text, text)
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    import icar_mm  # noqa: F401  (stack fixes before transformers)
+    if text == 'small':
+        text = small_text_model_dir(
+            osp.join(REPO, 'work_dirs', 'benchmark_small_text'))
+    elif text == 'minilm':
+        from icar_mm.models.text.text_encoder import resolve_pretrained
+        text = resolve_pretrained(minilm())
+    return text, label
+
+
+def parse_or_work(parser: argparse.ArgumentParser,
+                  worker: Callable[[argparse.Namespace], Dict]
+                  ) -> Optional[argparse.Namespace]:
+    """Add ``--json`` (and the hidden ``--worker``) and parse.
+
+    In a worker process (``--worker``, started by :func:`run_worker`) the
+    measurement runs here: ``worker(args)`` is printed as JSON and None is
+    returned. Otherwise the parsed arguments are.
+    """
+    parser.add_argument('--worker', action='store_true',
+                        help=argparse.SUPPRESS)
+    parser.add_argument('--json', help='write the results here')
+    args = parser.parse_args()
+    if not args.worker:
+        return args
+    print(json.dumps(worker(args)))
+    return None
 
 
 def run_worker(script: str, args: List[str]) -> str:

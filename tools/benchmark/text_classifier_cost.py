@@ -30,8 +30,9 @@ import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, machine, minilm, peak_rss_mb,  # noqa: E402
-                         reset_peak_rss, run_worker, write_report)
+from bench_utils import (REPO, machine, minilm,  # noqa: E402
+                         parse_or_work, peak_rss_mb, reset_peak_rss,
+                         run_worker, write_report)
 
 TINY_TEXT = dict(
     model_type='bert', vocab_size=30522, hidden_size=64,
@@ -128,12 +129,8 @@ def main() -> None:
     parser.add_argument('--num-classes', type=int, help=argparse.SUPPRESS)
     parser.add_argument('--rank', type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument('--port', type=int, help=argparse.SUPPRESS)
-    parser.add_argument('--worker', action='store_true',
-                        help=argparse.SUPPRESS)
-    parser.add_argument('--json', help='write the results here')
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(_worker(args)))
+    args = parse_or_work(parser, _worker)
+    if args is None:
         return
     info = machine()
     results = {}

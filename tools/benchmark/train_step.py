@@ -33,8 +33,8 @@ import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, machine, minilm, peak_rss_mb,  # noqa: E402
-                         reset_peak_rss, run_worker, small_text_model_dir,
+from bench_utils import (REPO, machine, parse_or_work,  # noqa: E402
+                         peak_rss_mb, reset_peak_rss, run_worker, text_tower,
                          write_report)
 
 CAPTION_WORDS = ('a photo of a small red bird sitting on a branch near the '
@@ -153,25 +153,10 @@ def main() -> None:
                         default=['open_clip', 'icar_clip', 'icar',
                                  'icar_subsampled'])
     parser.add_argument('--variant', help=argparse.SUPPRESS)
-    parser.add_argument('--worker', action='store_true',
-                        help=argparse.SUPPRESS)
-    parser.add_argument('--json', help='write the results here')
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(_worker(args)))
+    args = parse_or_work(parser, _worker)
+    if args is None:
         return
-    text_label = {'small': 'small BERT (2 layers, width 128) + MiniLM '
-                  'tokenizer', 'minilm': 'all-MiniLM-L6-v2'}.get(
-                      args.text, args.text)
-    if args.text == 'small':
-        sys.path.insert(0, REPO)
-        import icar_mm  # noqa: F401
-        args.text = small_text_model_dir(
-            osp.join(REPO, 'work_dirs', 'benchmark_small_text'))
-    elif args.text == 'minilm':
-        sys.path.insert(0, REPO)
-        from icar_mm.models.text.text_encoder import resolve_pretrained
-        args.text = resolve_pretrained(minilm())
+    args.text, text_label = text_tower(args.text)
     info = machine()
     runs = {v: [] for v in args.variants}
     common = [f'--{k.replace("_", "-")}={getattr(args, k)}' for k in (
@@ -188,22 +173,14 @@ def main() -> None:
             images_per_s=args.batch / seconds, step_seconds=seconds,
             peak_mb=max(r['peak_mb'] for r in rs), rounds=rs)
     ratios = {}
-    if 'open_clip' in results and 'icar_clip' in results:
-        ratios['icar_clip_vs_open_clip_speed'] = (
-            results['icar_clip']['images_per_s'] /
-            results['open_clip']['images_per_s'])
-        ratios['icar_clip_vs_open_clip_memory'] = (
-            results['icar_clip']['peak_mb'] / results['open_clip']['peak_mb'])
-    if 'icar' in results and 'icar_clip' in results:
-        ratios['icar_vs_icar_clip_speed'] = (
-            results['icar']['images_per_s'] /
-            results['icar_clip']['images_per_s'])
-        ratios['icar_vs_icar_clip_memory'] = (
-            results['icar']['peak_mb'] / results['icar_clip']['peak_mb'])
-    if 'icar_subsampled' in results and 'icar_clip' in results:
-        ratios['icar_subsampled_vs_icar_clip_speed'] = (
-            results['icar_subsampled']['images_per_s'] /
-            results['icar_clip']['images_per_s'])
+    for a, b, kinds in (('icar_clip', 'open_clip', ('speed', 'memory')),
+                        ('icar', 'icar_clip', ('speed', 'memory')),
+                        ('icar_subsampled', 'icar_clip', ('speed', ))):
+        if a in results and b in results:
+            for kind in kinds:
+                key = 'images_per_s' if kind == 'speed' else 'peak_mb'
+                ratios[f"{a}_vs_{b}_{kind}"] = (results[a][key] /
+                                                results[b][key])
     report = dict(machine=info, setup=dict(
         batch=args.batch, image_size=args.image_size,
         embed_dim=args.embed_dim, icar_classes=args.classes,

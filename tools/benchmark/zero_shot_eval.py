@@ -28,8 +28,8 @@ import sys
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, machine, minilm, peak_rss_mb,  # noqa: E402
-                         reset_peak_rss, run_worker, small_text_model_dir,
+from bench_utils import (REPO, machine, parse_or_work,  # noqa: E402
+                         peak_rss_mb, reset_peak_rss, run_worker, text_tower,
                          write_report)
 
 
@@ -37,7 +37,7 @@ def _worker(args) -> dict:
     import torch
     sys.path.insert(0, REPO)
     import icar_mm  # noqa: F401  (stack fixes before open_clip)
-    from icar_mm.models.text import ClassTextBank
+    from icar_mm.class_texts import ClassTextBank
     torch.set_num_threads(args.threads)
     bank = ClassTextBank(source=dict(type='imagenet-1k'),
                          templates='imagenet', use_descriptions=False)
@@ -112,26 +112,11 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=1)
     parser.add_argument('--variant', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
-    parser.add_argument('--worker', action='store_true',
-                        help=argparse.SUPPRESS)
-    parser.add_argument('--json', help='write the results here')
-    args = parser.parse_args()
-    if args.worker:
-        print(json.dumps(_worker(args)))
+    args = parse_or_work(parser, _worker)
+    if args is None:
         return
-    sys.path.insert(0, REPO)
+    args.text, text_label = text_tower(args.text)  # imports icar_mm
     import torch
-
-    import icar_mm  # noqa: F401
-    text_label = {'small': 'small BERT (2 layers, width 128) + MiniLM '
-                  'tokenizer', 'minilm': 'all-MiniLM-L6-v2'}.get(
-                      args.text, args.text)
-    if args.text == 'small':
-        args.text = small_text_model_dir(
-            osp.join(REPO, 'work_dirs', 'benchmark_small_text'))
-    elif args.text == 'minilm':
-        from icar_mm.models.text.text_encoder import resolve_pretrained
-        args.text = resolve_pretrained(minilm())
     info = machine()
     out_dir = osp.join(REPO, 'work_dirs', 'benchmark_zero_shot')
     os.makedirs(out_dir, exist_ok=True)

@@ -24,14 +24,10 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Dict, List
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
-                  '.tiff', '.webp')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,24 +46,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _scan(image_root: str) -> Dict[str, List[str]]:
-    classes = {}
-    for folder in sorted(os.listdir(image_root)):
-        path = osp.join(image_root, folder)
-        if not osp.isdir(path):
-            continue
-        files = []
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames.sort()
-            rel = osp.relpath(dirpath, image_root)
-            files.extend(
-                osp.join(rel, f).replace(os.sep, '/')
-                for f in sorted(filenames)
-                if f.lower().endswith(IMG_EXTENSIONS))
-        classes[folder] = files
-    return classes
-
-
 def convert(root: str, split: str = 'train', out_dir: str = None,
             subset: str = 'auto', class_file: str = 'classes.tsv') -> dict:
     """Write the annotation and class-text files; return what was written.
@@ -83,7 +61,8 @@ def convert(root: str, split: str = 'train', out_dir: str = None,
                                 'folders.')
     out_dir = out_dir or osp.join(root, 'meta')
     os.makedirs(out_dir, exist_ok=True)
-    found = _scan(image_root)
+    from icar_mm.datasets.labelled_image_dataset import scan_class_folders
+    found = scan_class_folders(image_root)
     if not found:
         raise ValueError(f'No class folders under {image_root}.')
     from icar_mm.class_texts.wordnet import (imagenet_synsets, synset_glosses,

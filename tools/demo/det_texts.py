@@ -10,30 +10,19 @@ separated by `` . ``, as in ``DetInferencer``'s grounding models).
 description up for iCAR's "name, description" texts; ``--templates`` picks
 the prompt set. Prints one line per detection.
 """
-import argparse
 import os.path as osp
 import sys
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from demo_args import demo_parser  # noqa: E402  (puts the repo on sys.path)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Open-vocabulary detection')
-    p.add_argument('image')
-    p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('--texts', required=True,
-                   help='classes separated by " . ", e.g. "cat . dog"')
-    p.add_argument('--descriptions', default=None,
-                   help='JSON/TSV class-text file with a description per '
-                   'class name')
-    p.add_argument('--templates', default='imagenet-simple')
+    p = demo_parser('Open-vocabulary detection', 'imagenet-simple')
     p.add_argument('--score-thr', type=float, default=0.3)
     p.add_argument('--out-dir', default='',
                    help='save the visualisation under OUT_DIR/vis')
-    p.add_argument('--device', default='cpu')
     return p.parse_args(argv)
 
 

@@ -7,36 +7,24 @@ Prints the classes ranked by probability; ``--descriptions FILE`` (JSON or
 TSV class-text file) adds iCAR's "name, description" texts; ``--templates``
 picks the prompt set (default: CLIP's 80 ImageNet templates).
 """
-import argparse
 import os.path as osp
 import shutil
 import sys
 import tempfile
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if REPO_ROOT not in sys.path:
-    sys.path.insert(0, REPO_ROOT)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
+from demo_args import demo_parser  # noqa: E402  (puts the repo on sys.path)
 import icar_mm  # noqa: E402,F401
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Zero-shot image classification')
-    p.add_argument('image')
-    p.add_argument('config')
-    p.add_argument('checkpoint')
-    p.add_argument('--texts', required=True,
-                   help='classes separated by " . ", e.g. "cat . dog"')
-    p.add_argument('--descriptions', default=None,
-                   help='JSON/TSV class-text file with a description per '
-                   'class name')
-    p.add_argument('--templates', default='imagenet')
+    p = demo_parser('Zero-shot image classification', 'imagenet')
     p.add_argument('--image-size', type=int, default=None,
                    help='resize the image to this square size first')
     p.add_argument('--topk', type=int, default=5)
     p.add_argument('--out-file', default=None,
                    help='save a visualisation (image + ranking) here')
-    p.add_argument('--device', default='cpu')
     return p.parse_args(argv)
 
 
