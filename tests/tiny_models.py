@@ -52,3 +52,18 @@ def small_demo_cfg(work_dir: str, max_iters: int, **overrides):
     })
     cfg.log_level = 'WARNING'
     return cfg
+
+
+def record_encoded_texts(text_encoder) -> list:
+    """Record the texts ``text_encoder`` encodes: one list per call of its
+    ``encode_ids`` (strings and cached token ids both pass there), decoded
+    from the ids."""
+    seen = []
+    encode_ids = text_encoder.encode_ids
+
+    def recording(ids, normalize=True):
+        seen.append([text_encoder.tokenizer.decode(i) for i in ids])
+        return encode_ids(ids, normalize)
+
+    text_encoder.encode_ids = recording
+    return seen

@@ -176,6 +176,27 @@ class ClassTextBank:
     def num_templates(self) -> int:
         return len(self.templates)
 
+    def sample_templates(self,
+                         num: int,
+                         generator: Optional[torch.Generator] = None
+                         ) -> List[int]:
+        """A random template index for each of ``num`` classes (training).
+
+        Args:
+            num (int): Number of classes.
+            generator (torch.Generator, optional): The random source; pass a
+                seeded one for reproducible (and resumable) training.
+
+        Returns:
+            list[int]: Template indices.
+        """
+        return torch.randint(
+            self.num_templates, (num, ), generator=generator).tolist()
+
+    def prompt(self, index: int, template: int) -> str:
+        """Class ``index``'s text in template ``template``."""
+        return self.templates[template].format(self.class_texts[index])
+
     def sample_texts(self,
                      indices: Optional[Sequence[int]] = None,
                      generator: Optional[torch.Generator] = None
@@ -193,12 +214,8 @@ class ClassTextBank:
         if indices is None:
             indices = range(len(self.classes))
         indices = list(indices)
-        choice = torch.randint(
-            self.num_templates, (len(indices), ), generator=generator)
-        return [
-            self.templates[t].format(self.class_texts[i])
-            for i, t in zip(indices, choice.tolist())
-        ]
+        templates = self.sample_templates(len(indices), generator)
+        return [self.prompt(i, t) for i, t in zip(indices, templates)]
 
     def ensemble_texts(self,
                        indices: Optional[Sequence[int]] = None) -> List[str]:
@@ -213,8 +230,8 @@ class ClassTextBank:
         if indices is None:
             indices = range(len(self.classes))
         return [
-            template.format(self.class_texts[i]) for i in indices
-            for template in self.templates
+            self.prompt(i, t) for i in indices
+            for t in range(self.num_templates)
         ]
 
     def __repr__(self) -> str:

@@ -197,10 +197,25 @@ class ICAR(BaseModel):
             if self.itc_loss is None:
                 raise ValueError('Got an image-text batch but the model has '
                                  'no itc_loss; remove the itc stream.')
-            captions = [s.text for s in data_samples['itc']]
             reps['itc_image'] = self.visual_proj(feats['itc'])
-            reps['itc_text'] = self.text_encoder(captions, normalize=False)
+            reps['itc_text'] = self.text_encoder(
+                self._captions(data_samples['itc']), normalize=False)
         return reps
+
+    def _captions(self, samples: List[DataSample]) -> list:
+        """Caption token ids made in the dataloader (``TokenizeCaption``)
+        when every sample has them, else the caption strings."""
+        if not all('text_ids' in s for s in samples):
+            return [s.text for s in samples]
+        mine = self.text_encoder.tokenizer.fingerprint
+        theirs = {s.text_tokenizer for s in samples}
+        if theirs != {mine}:
+            raise ValueError(
+                f'The captions were tokenized by {sorted(theirs)} in the '
+                f'data pipeline, but the text encoder tokenizes as {mine}: '
+                'give TokenizeCaption the text encoder\'s tokenizer and '
+                'max_length.')
+        return [s.text_ids for s in samples]
 
     def losses_from_representations(
             self, reps: Dict[str, torch.Tensor],

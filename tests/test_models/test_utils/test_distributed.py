@@ -34,7 +34,7 @@ from dist_utils import run_distributed  # noqa: E402
 from icar_mm.models.losses.contrastive_loss import \
     ContrastiveLoss  # noqa: E402
 from icar_mm.models.text.text_encoder import TextEncoder  # noqa: E402
-from tiny_models import text_classifier  # noqa: E402
+from tiny_models import record_encoded_texts, text_classifier  # noqa: E402
 
 WORLD = 2
 DIM = 16
@@ -75,9 +75,7 @@ def _bank(classes, templates=('{}', )):
 
 
 def _record_texts(enc):
-    seen = []
-    enc.register_forward_pre_hook(lambda m, args: seen.append(list(args[0])))
-    return seen
+    return record_encoded_texts(enc)
 
 
 def _share(sizes, rank):
