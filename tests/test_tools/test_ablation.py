@@ -190,30 +190,3 @@ def test_texture_size_task_labels_follow_the_scenes():
             **sc['objects'][0]) == name)
         assert np.array_equal(ds.get_data_info(i)['img'],
                               world.render(first)['img'])
-
-
-def test_cached_frozen_text_encoder_equals_eval_text_encoder():
-    import torch
-    from cached_text_encoder import CachedFrozenTextEncoder
-    from icar_mm.models.text.text_encoder import TextEncoder
-    torch.manual_seed(0)
-    cached = CachedFrozenTextEncoder(config=ablation.TINY_TEXT,
-                                     tokenizer='byte', embed_dim=8)
-    plain = TextEncoder(config=ablation.TINY_TEXT, tokenizer='byte',
-                        embed_dim=8)
-    plain.load_state_dict(cached.state_dict())
-    plain.eval()
-    texts = ['a red circle', 'dax, a red triangle', 'a red circle']
-    cached.train()
-    out = cached(texts)
-    assert cached.cache_size == 2  # one entry per distinct text
-    with torch.no_grad():
-        ref = plain(texts)
-    assert torch.allclose(out, ref, atol=1e-5)
-    # the body is frozen; the projection learns
-    out.sum().backward()
-    assert cached.proj.weight.grad is not None
-    assert all(p.grad is None for p in cached.model.parameters())
-    # cached values are reused, not recomputed
-    cached(['a red circle'])
-    assert cached.cache_size == 2

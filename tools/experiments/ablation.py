@@ -81,7 +81,7 @@ SCHEDULE = dict(
     num_per_class=80,  # training images per seen class
     num_captions=4000,
     # the transformer body of the text tower is frozen and its pooled
-    # outputs cached (cached_text_encoder.py); its projection trains
+    # outputs cached (CachedFrozenTextEncoder); its projection trains
     text_body='frozen-cached',
 )
 SMOKE_SCHEDULE = dict(SCHEDULE, max_iters=3, warmup_iters=1, batch_size=8,
@@ -165,7 +165,6 @@ def build_cfg(variant: str, seed: int, schedule: Dict, work_dir: str):
                          f'{tower!r}')
     te = cfg.model.get('text_encoder')
     if te is not None:
-        import cached_text_encoder  # noqa: F401  (registers the module)
         if tower == 'tiny':
             body = dict(config=TINY_TEXT, tokenizer='byte')
         elif variant == 'icar_random_text':
