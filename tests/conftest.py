@@ -26,16 +26,19 @@ def single_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def restore_default_scope():
-    """Each test leaves mmengine's default registry scope as it found it.
-
-    A test that runs a host's Runner or calls ``init_default_scope``
-    ('mmdet', 'mmaction'...) would otherwise change where later tests'
-    configs resolve.
-    """
+def _scope_snapshot():
+    """Restore mmengine's default registry scopes as they were on entry."""
     from mmengine.registry import DefaultScope
     before = dict(DefaultScope._instance_dict)
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(before)
+
+
+#: Each test, and each module (its module-scoped fixtures included), leaves
+#: mmengine's default scope as it found it: a Runner or ``init_default_scope``
+#: of another scope ('mmdet', 'mmpretrain'...) would otherwise change where
+#: later tests' configs resolve.
+restore_default_scope = pytest.fixture(autouse=True)(_scope_snapshot)
+restore_module_default_scope = pytest.fixture(
+    autouse=True, scope='module')(_scope_snapshot)

@@ -51,8 +51,8 @@ def fsdp_worker(rank, world_size, work_dir):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU-only check')
+@pytest.mark.usefixtures('single_thread')
 def test_fsdp_config_builds_and_torch_refuses_cpu(tmp_path):
-    torch.set_num_threads(1)
     results = run_distributed(__file__, 'fsdp_worker', world_size=2,
                               args=(str(tmp_path), ))
     # FSDP's device handling needs an accelerator (torch.accelerator)

@@ -1,6 +1,5 @@
 """The stack fixes applied on `import icar_mm`."""
 import os
-import os.path as osp
 import subprocess
 import sys
 

@@ -1,7 +1,7 @@
 """Iteration-based training over an image-label and an image-text stream."""
 import copy
 import logging
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Tuple, Union
 
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
@@ -74,20 +74,36 @@ def prepare_stream_cfg(cfg: dict, seed: int) -> dict:
     return cfg
 
 
-def set_caption_tokenizer(cfg, tokenizer) -> None:
+def model_tokenizer(model) -> Optional[Tuple[str, int]]:
+    """The text encoder's tokenizer and ``max_length`` (None: no text
+    encoder), from the built model or, before it is built (FlexibleRunner),
+    from its config."""
+    if is_model_wrapper(model):
+        model = model.module
+    encoder = model.get('text_encoder') if isinstance(
+        model, dict) else getattr(model, 'text_encoder', None)
+    if encoder is None:
+        return None
+    if isinstance(encoder, dict):
+        from icar_mm.models.text import TextEncoder
+        return TextEncoder.tokenizer_of(encoder)
+    return encoder.tokenizer.name, encoder.tokenizer.max_length
+
+
+def set_caption_tokenizer(cfg, tokenizer: str, max_length: int) -> None:
     """Give every ``TokenizeCaption`` of a (nested) config that names no
-    tokenizer the text encoder's (its name and ``max_length``)."""
+    tokenizer the text encoder's."""
     if isinstance(cfg, dict):
         if cfg.get('type') in ('TokenizeCaption', 'icar_mm.TokenizeCaption'):
             if cfg.get('tokenizer') is None:
-                cfg['tokenizer'] = tokenizer.name
+                cfg['tokenizer'] = tokenizer
             if cfg.get('max_length') is None:
-                cfg['max_length'] = tokenizer.max_length
+                cfg['max_length'] = max_length
         for value in cfg.values():
-            set_caption_tokenizer(value, tokenizer)
+            set_caption_tokenizer(value, tokenizer, max_length)
     elif isinstance(cfg, (list, tuple)):
         for value in cfg:
-            set_caption_tokenizer(value, tokenizer)
+            set_caption_tokenizer(value, tokenizer, max_length)
 
 
 @LOOPS.register_module()
@@ -152,14 +168,11 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
             seed = runner.seed
             shared_seed = seed - get_rank() if (
                 diff_rank_seed and seed is not None) else seed
-            model = runner.model.module if is_model_wrapper(
-                runner.model) else runner.model
-            text_encoder = getattr(model, 'text_encoder', None)
-            if text_encoder is not None and dataloader.get('itc'):
+            tokenizer = model_tokenizer(runner.model)
+            if tokenizer is not None and dataloader.get('itc'):
                 dataloader = dict(dataloader, itc=copy.deepcopy(
                     dict(dataloader['itc'])))
-                set_caption_tokenizer(dataloader['itc'],
-                                      text_encoder.tokenizer)
+                set_caption_tokenizer(dataloader['itc'], *tokenizer)
             dataloader = TwoStreamDataLoader(
                 {
                     name: runner.build_dataloader(

@@ -310,8 +310,13 @@ class TextClassifier(BaseModule):
                 templates: List[int]) -> torch.Tensor:
         """Normalised embeddings of prompts ``(classes[i], templates[i])``."""
         if self.cache_tokens:
+            tokens = self.class_text_tokens(bank)
+            if self.num_negatives is not None:
+                # subsampling meets new classes every step: tokenize them
+                # all at once, the first time, rather than a few per step
+                tokens.prepare()
             return self.text_encoder.encode_ids(
-                self.class_text_tokens(bank).pairs(classes, templates))
+                tokens.pairs(classes, templates))
         return self.text_encoder(
             [bank.prompt(c, t) for c, t in zip(classes, templates)])
 

@@ -183,6 +183,14 @@ class TextEncoder(BaseModule):
                       level=logging.WARNING)
             return build('eager')
 
+    @staticmethod
+    def tokenizer_of(cfg: Dict) -> tuple:
+        """``(tokenizer, max_length)`` a config of this class tokenizes
+        with, without building it (a random model with no tokenizer given
+        uses the byte tokenizer)."""
+        name = cfg.get('tokenizer') or cfg.get('pretrained') or 'byte'
+        return name, cfg.get('max_length', 77)
+
     @property
     def attn_implementation(self) -> str:
         """The attention implementation the text model runs."""
