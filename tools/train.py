@@ -34,8 +34,8 @@ if REPO_ROOT not in sys.path:
 import icar_mm  # noqa: E402,F401
 from icar_mm.utils.setup_env import (DATALOADERS, build_runner,  # noqa
                                      drop_idle_persistence, parse_runner_args,
-                                     set_dataloader_defaults, set_work_dir,
-                                     setup_amp, setup_launcher)
+                                     set_dataloader_defaults, set_resume,
+                                     set_work_dir, setup_amp, setup_launcher)
 from mmengine.config import Config  # noqa: E402
 
 
@@ -90,13 +90,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     # enable automatic-mixed-precision training
     setup_amp(cfg, args.amp is True)
 
-    # resume training
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+    # resume training (auto: from the newest readable checkpoint)
+    cfg.resume_messages = set_resume(cfg, args.resume)
 
     # enable auto scale learning rate
     if args.auto_scale_lr:
@@ -134,8 +129,11 @@ def main() -> None:
     cfg = merge_args(cfg, args)
 
     # name every missing input, then build the runner from config
+    messages = cfg.pop('resume_messages', [])
     runner = build_runner(cfg, ('model', 'train_dataloader',
                                 'val_dataloader'), f'train {args.config}')
+    for message in messages:  # into the work-dir log too
+        runner.logger.warning(message)
 
     # start training
     runner.train()

@@ -10,7 +10,9 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2),
 )
-# random generator states travel with checkpoints: resumed runs are exact
-custom_hooks = [dict(type='RandomStateHook')]
+# random generator states travel with checkpoints: resumed runs are exact;
+# a loaded checkpoint's fit to the model goes to the log (resume refuses a
+# checkpoint of another architecture)
+custom_hooks = [dict(type='RandomStateHook'), dict(type='CheckpointKeysHook')]
 log_processor = dict(by_epoch=False, window_size=20)
 randomness = dict(seed=0, deterministic=False)

@@ -9,6 +9,7 @@ test_evaluator = val_evaluator
 
 custom_hooks = [
     dict(type='RandomStateHook'),
+    dict(type='CheckpointKeysHook'),
     dict(
         type='ZeroShotEvalHook',
         interval=100,

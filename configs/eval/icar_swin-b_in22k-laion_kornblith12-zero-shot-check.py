@@ -11,6 +11,7 @@ _benchmarks = [
 ]
 custom_hooks = [
     dict(type='RandomStateHook'),
+    dict(type='CheckpointKeysHook'),
     dict(
         type='ZeroShotEvalHook',
         interval=5000,

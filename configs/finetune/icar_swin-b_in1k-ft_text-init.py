@@ -41,6 +41,7 @@ imagenet_vocabulary = dict(
 
 custom_hooks = [
     dict(type='RandomStateHook'),
+    dict(type='CheckpointKeysHook'),
     dict(type='TextInitClassifierHook', vocabulary=imagenet_vocabulary,
          head_attr='cls_head.fc.weight', freeze_text_encoder=True),
 ]

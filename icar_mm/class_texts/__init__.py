@@ -13,15 +13,15 @@ below both :mod:`icar_mm.models` and :mod:`icar_mm.datasets`.
 """
 from .bank import ClassTextBank, build_class_text_bank
 from .descriptions import benchmark_class_texts
-from .sources import (ClassText, imagenet_class_texts, load_class_text_file,
-                      load_class_text_source)
+from .sources import (ClassText, check_unique_classes, imagenet_class_texts,
+                      load_class_text_file, load_class_text_source)
 from .templates import get_templates, register_templates, template_set_names
 from .wordnet import gloss_of_name, imagenet_synsets, name_key
 
 __all__ = [
     'ClassText', 'ClassTextBank', 'benchmark_class_texts',
-    'build_class_text_bank', 'get_templates', 'gloss_of_name',
-    'imagenet_class_texts', 'imagenet_synsets', 'load_class_text_file',
-    'load_class_text_source', 'name_key', 'register_templates',
-    'template_set_names'
+    'build_class_text_bank', 'check_unique_classes', 'get_templates',
+    'gloss_of_name', 'imagenet_class_texts', 'imagenet_synsets',
+    'load_class_text_file', 'load_class_text_source', 'name_key',
+    'register_templates', 'template_set_names'
 ]

@@ -86,6 +86,35 @@ def _entry(obj: dict, where: str) -> ClassText:
         where=where)
 
 
+def check_unique_classes(entries: List[ClassText], origin: str) -> None:
+    """Refuse a class list that names a class twice.
+
+    A class is its synset id when it has one (ImageNet has several synsets
+    named "crane"), else its name, case-insensitively. Two entries of one
+    class would give two labels the same class text.
+
+    Args:
+        entries (list[dict]): The classes.
+        origin (str): Where they come from, for the message.
+    """
+    first: Dict[str, int] = {}
+    repeated = []
+    for i, entry in enumerate(entries):
+        key = str(entry.get('synset') or entry['name']).strip().lower()
+        if key in first:
+            repeated.append(f'{entry.get("where", i)!s} repeats '
+                            f'{entry["name"]!r} of '
+                            f'{entries[first[key]].get("where", first[key])}')
+        else:
+            first[key] = i
+    if repeated:
+        raise ValueError(
+            f'{len(repeated)} class(es) of {origin} appear twice: '
+            f'{"; ".join(repeated[:5])}{" ..." if len(repeated) > 5 else ""}.'
+            ' Each class must be listed once, in label order; remove the '
+            'duplicate or give it its own name.')
+
+
 def load_class_text_source(source: Dict) -> List[ClassText]:
     """Classes of a registered class-text source.
 
@@ -111,7 +140,8 @@ def load_class_text_source(source: Dict) -> List[ClassText]:
 
 
 def load_class_text_file(path: str) -> List[ClassText]:
-    """Read a JSON or TSV class-text file.
+    """Read a JSON or TSV class-text file (a class listed twice is an
+    error).
 
     Args:
         path (str): ``.json`` or ``.tsv``/``.txt`` file.
@@ -129,11 +159,15 @@ def load_class_text_file(path: str) -> List[ClassText]:
             except json.JSONDecodeError as e:
                 raise ValueError(f'{path}: not valid JSON ({e}).') from e
         if isinstance(data, dict):
-            return [
+            texts = [
                 _entry(dict(name=k, description=v), f'{path} key {k!r}')
                 for k, v in data.items()
             ]
-        return [_entry(obj, f'{path} entry {i}') for i, obj in enumerate(data)]
+        else:
+            texts = [_entry(obj, f'{path} entry {i}')
+                     for i, obj in enumerate(data)]
+        check_unique_classes(texts, f'file {path!r}')
+        return texts
     texts = []
     with open(path, encoding='utf-8', newline='') as f:
         for line_no, row in enumerate(csv.reader(f, delimiter='\t'), 1):
@@ -150,4 +184,5 @@ def load_class_text_file(path: str) -> List[ClassText]:
                         description=row[1] if len(row) > 1 else '',
                         aliases=row[2] if len(row) > 2 else ''),
                     f'{path} line {line_no}'))
+    check_unique_classes(texts, f'file {path!r}')
     return texts

@@ -116,21 +116,25 @@ class ClassTextTokens:
         # class -> (flat ids of its templates, offsets of length T + 1)
         self._classes: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
 
+    #: prompts per tokenizer call: bounds the transient lists it returns
+    chunk_texts = 8192
+
     def prepare(self, classes: Optional[Sequence[int]] = None) -> None:
         """Tokenize the classes not tokenized yet (default: all)."""
         if classes is None:
             classes = range(len(self.bank))
         missing = sorted({int(c) for c in classes} - set(self._classes))
-        if not missing:
-            return
         num_t = self.bank.num_templates
-        ids = self.tokenizer(self.bank.ensemble_texts(missing))
-        for i, c in enumerate(missing):
-            rows = ids[i * num_t:(i + 1) * num_t]
-            offsets = np.zeros(num_t + 1, dtype=np.int64)
-            offsets[1:] = np.cumsum([len(r) for r in rows])
-            self._classes[c] = (np.concatenate(rows).astype(self.dtype),
-                                offsets)
+        step = max(1, self.chunk_texts // num_t)
+        for start in range(0, len(missing), step):
+            chunk = missing[start:start + step]
+            ids = self.tokenizer(self.bank.ensemble_texts(chunk))
+            for i, c in enumerate(chunk):
+                rows = ids[i * num_t:(i + 1) * num_t]
+                offsets = np.zeros(num_t + 1, dtype=np.int64)
+                offsets[1:] = np.cumsum([len(r) for r in rows])
+                self._classes[c] = (np.concatenate(rows).astype(self.dtype),
+                                    offsets)
 
     def pairs(self, classes: Sequence[int],
               templates: Sequence[int]) -> List[np.ndarray]:
@@ -163,19 +167,23 @@ class ClassTextTokens:
 
 def length_buckets(lengths: Sequence[int],
                    max_tokens: int = 16384,
-                   min_fill: float = 0.9) -> List[np.ndarray]:
+                   min_fill: float = 0.9,
+                   min_count: int = 32) -> List[np.ndarray]:
     """Group texts by length into batches padded to their own longest.
 
     Texts are taken in order of length; a batch grows while its padded size
-    (``count x longest``) stays within ``max_tokens`` and its real tokens
-    fill at least ``min_fill`` of it.
+    (``count x longest``) stays within ``max_tokens`` and, once it holds
+    ``min_count`` texts, its real tokens fill at least ``min_fill`` of it
+    (fewer, larger batches for small sets: each forward pass has a cost).
 
     Args:
         lengths (Sequence[int]): Token count of each text.
         max_tokens (int): Padded tokens per batch (memory of one forward
             pass). Defaults to 16384.
-        min_fill (float): Least share of real tokens in a batch.
-            Defaults to 0.9.
+        min_fill (float): Least share of real tokens in a batch of
+            ``min_count`` texts or more. Defaults to 0.9.
+        min_count (int): Texts a batch takes before ``min_fill`` may close
+            it. Defaults to 32.
 
     Returns:
         list[np.ndarray]: Indices of the texts of each batch.
@@ -186,7 +194,8 @@ def length_buckets(lengths: Sequence[int],
     for i, idx in enumerate(order):
         n, longest = i - start + 1, int(lengths[idx])
         if i > start and (n * longest > max_tokens or
-                          (real + longest) < min_fill * n * longest):
+                          (n > min_count and
+                           (real + longest) < min_fill * n * longest)):
             buckets.append(order[start:i])
             start, real = i, 0
         real += int(lengths[idx])

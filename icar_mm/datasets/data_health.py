@@ -215,9 +215,12 @@ class DataHealth:
             (cumulated over the run, this rank). None: no absolute limit.
         max_skipped_ratio (float, optional): Largest fraction of skipped
             among read samples of a source, checked once the source has
-            read ``min_samples``. None: no ratio limit. Defaults to 0.05.
+            read ``min_samples``, or all of itself when it is smaller (a
+            map-style dataset of known size). None: no ratio limit.
+            Defaults to 0.05.
         min_samples (int): Samples a source reads before the ratio limit
-            applies. Defaults to 1000.
+            applies (so that a few bad samples early on do not stop a large
+            source). Defaults to 1000.
 
     A bad sample is counted (and logged) once, however often it comes up
     again (as a replacement, in another worker, in a later epoch): counts
@@ -237,6 +240,8 @@ class DataHealth:
         self.min_samples = min_samples
         self.skipped: Dict[str, Dict[str, int]] = defaultdict(dict)
         self.samples: Dict[str, int] = defaultdict(int)
+        #: sizes of the sources that have one (map-style datasets)
+        self.sizes: Dict[str, int] = {}
         #: events not logged yet (the hook drains them)
         self.pending: List[SkipEvent] = []
         self._last: Dict[str, SkipEvent] = {}
@@ -273,10 +278,15 @@ class DataHealth:
                 self.samples[source] += n
         else:
             self.samples[default_source] += num_samples
+            per_source = {default_source: num_samples}
         events = (stats or {}).get('skipped') or []
         self.add_events(events)
-        if events:
-            self.check({e[0] for e in events})
+        # a limit may be crossed by the bad samples or by the good ones that
+        # complete a small source
+        touched = {s for s in set(per_source) | {e[0] for e in events}
+                   if self.skipped.get(s)}
+        if touched:
+            self.check(touched)
 
     def total(self, source: str) -> int:
         """Skipped samples of a source (all reasons)."""
@@ -304,8 +314,9 @@ class DataHealth:
                     'samples), or raise the limit: train_cfg.data_health='
                     'dict(max_skipped=N).')
             seen = bad + good
-            if (self.max_skipped_ratio is not None
-                    and seen >= self.min_samples
+            enough = min(self.min_samples,
+                         self.sizes.get(source, self.min_samples))
+            if (self.max_skipped_ratio is not None and seen >= enough
                     and bad > self.max_skipped_ratio * seen):
                 raise TooManyBadSamplesError(
                     f'Data source {source!r} skipped {bad} of {seen} samples '

@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import os.path as osp
+import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 from mmengine import fileio
@@ -36,6 +37,8 @@ from .data_health import SkipBadSamplesMixin
 
 _SEPS = {'.csv': ',', '.tsv': '\t'}
 _JSONL = ('.jsonl', '.ndjson')
+#: the lone surrogates that ``errors='surrogateescape'`` makes of bad bytes
+_NOT_UTF8 = re.compile('[\udc80-\udcff]')
 
 
 @DATASETS.register_module()
@@ -189,7 +192,9 @@ class ImageTextDataset(SkipBadSamplesMixin, BaseDataset):
                 '`ann_file` in the dataset config (relative to `data_root`, '
                 f"currently '{self.data_root}') to an existing file.")
         fmt, sep = self._format(path)
-        text = fileio.get_text(path, encoding='utf-8')
+        # bytes that are not UTF-8 survive decoding as lone surrogates, so
+        # the rows keep their line numbers and only those rows are bad
+        text = fileio.get(path).decode('utf-8', errors='surrogateescape')
         rows = (self._iter_jsonl(text, path) if fmt == 'jsonl' else
                 self._iter_delimited(text, path, sep))
         prefix = self.data_prefix.get('img_path', '') or ''
@@ -197,6 +202,16 @@ class ImageTextDataset(SkipBadSamplesMixin, BaseDataset):
         for lineno, image, caption in rows:
             image = '' if image is None else str(image).strip()
             caption = '' if caption is None else str(caption).strip()
+            if _NOT_UTF8.search(image + caption):
+                if self.skip_bad_samples:
+                    self.load_skipped.append(
+                        (self.source_name, 'bad_encoding',
+                         f'{path} line {lineno}', 'not UTF-8'))
+                    continue
+                raise ValueError(
+                    f"{self._name()}: '{path}' line {lineno} is not valid "
+                    'UTF-8; re-encode the file (e.g. iconv -f latin1 -t '
+                    'utf-8) or set skip_bad_samples=True to skip the line.')
             if not image or not caption:
                 what = 'image path' if not image else 'caption'
                 if self.skip_bad_samples:

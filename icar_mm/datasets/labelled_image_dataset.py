@@ -26,7 +26,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from mmengine import fileio
 from mmpretrain.datasets import BaseDataset
 
-from icar_mm.class_texts import load_class_text_file, load_class_text_source
+from icar_mm.class_texts import (check_unique_classes, load_class_text_file,
+                                 load_class_text_source)
 from icar_mm.registry import DATASETS
 from .data_health import SkipBadSamplesMixin
 
@@ -90,6 +91,7 @@ def load_class_texts(class_texts: Dict) -> Tuple[List[dict], List[str],
     else:
         entries = load_class_text_source(class_texts['source'])
         origin = f'source {class_texts["source"]["type"]!r}'
+    check_unique_classes(entries, origin)
     return entries, [e['where'] for e in entries], origin
 
 
@@ -153,7 +155,11 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
         on_mismatch (str): ``'raise'`` (default): an annotation line or
             folder that names no class stops the build, listing every
             mismatch with file and line; ``'skip'``: such images are left
-            out and counted as skipped in the training log.
+            out and counted as skipped in the training log. Labels that
+            contradict the class list always stop the build, whatever this
+            says: a numeric label outside it, or one whose image's class
+            folder names another class (the class texts are not in the
+            labels' order).
         skip_bad_samples (bool): Skip and count unreadable images instead of
             failing (see :class:`SkipBadSamplesMixin`). Defaults to True.
         source_name (str, optional): Name of the source in the logs.
@@ -226,19 +232,39 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
             self.load_skipped.append(
                 (self.source_name, 'unknown_class', where, why))
 
-    def _label(self, token: str) -> Tuple[Optional[int], str]:
-        if token.lstrip('-').isdigit():
-            label = int(token)
-            if 0 <= label < len(self._entries):
-                return label, ''
+    def _order_errors(self, errors: List[str]) -> None:
+        if errors:
+            raise ValueError(
+                f'{type(self).__name__}: the labels of {self.ann_file} do not '
+                f'follow the class list of {self.class_origin} '
+                f'({len(errors)} line(s)): ' + '; '.join(errors[:5]) +
+                (' ...' if len(errors) > 5 else '') + '. The class texts '
+                'must list the dataset\'s classes once each, in label order '
+                '(or label the images by class name / synset id instead of '
+                'index); skipping such lines would train mislabelled images.')
+
+    def _label(self, token: str, path: str) -> Tuple[Optional[int], str,
+                                                     bool]:
+        """``(label, why, order_error)`` of an annotation line."""
+        if not token.lstrip('-').isdigit():
+            return self._index.lookup(token) + (False, )
+        label = int(token)
+        if not 0 <= label < len(self._entries):
             return None, (f'label {label} is outside the class list '
                           f'(0..{len(self._entries) - 1}, '
-                          f'{self.class_origin})')
-        return self._index.lookup(token)
+                          f'{self.class_origin})'), True
+        folders = path.replace('\\', '/').split('/')[:-1]
+        named = self._index.lookup(folders[-1])[0] if folders else None
+        if named is not None and named != label:
+            return None, (
+                f'label {label} is {self._entries[label]["name"]!r} but the '
+                f'image\'s folder {folders[-1]!r} is class {named} '
+                f'({self._entries[named]["name"]!r})'), True
+        return label, '', False
 
     def _load_ann_file(self, prefix: str,
                        problems: List[str]) -> List[dict]:
-        data_list = []
+        data_list, order_errors = [], []
         text = fileio.get_text(self.ann_file, encoding='utf-8')
         for line_no, line in enumerate(text.splitlines(), 1):
             line = line.strip()
@@ -258,7 +284,10 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
                     None, f'no folder of {path!r} names a class (and the '
                     'line has no label)')
             else:
-                label, why = self._label(token)
+                label, why, order_error = self._label(token, path)
+                if order_error:
+                    order_errors.append(f'line {line_no} ({path}): {why}')
+                    continue
             if label is None:
                 self._mismatch(problems, f'{self.ann_file} line {line_no}',
                                why)
@@ -268,6 +297,7 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
                     img_path=fileio.join_path(prefix, path)
                     if prefix else path,
                     gt_label=label))
+        self._order_errors(order_errors)
         return data_list
 
     def _scan_folders(self, root: str, problems: List[str]) -> List[dict]:

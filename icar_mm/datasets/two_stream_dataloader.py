@@ -168,6 +168,10 @@ class TwoStreamDataLoader:
         self._start_iter = 0
         self._cycles: Dict[str, _Cycle] = {}
         for name, loader in self.loaders.items():
+            if not self.is_streamed(name) and _safe_len(loader.dataset):
+                self.health.sizes[self._source(name)] = _safe_len(
+                    loader.dataset) + len(
+                        getattr(loader.dataset, 'load_skipped', None) or [])
             events = getattr(loader.dataset, 'load_skipped', None) or []
             if events:
                 # annotation lines left out at load time count as read

@@ -191,11 +191,13 @@ def evaluate_zero_shot(model,
             _dataset_cfg(spec, 'test', data_root, image_size, dataset_dirs,
                          0))
         names = _spec_names(spec)
+        loader = build_dataloader(dataset, batch_size, num_workers)
         embeds, targets = extract_features(
-            model, build_dataloader(dataset, batch_size, num_workers),
+            model, loader,
             num_classes=len(names) if spec.multilabel else None)
         entry = dict(title=spec.title, metric=spec.metric, status='ok',
-                     num_images=len(dataset), scores={}, metrics={})
+                     num_images=len(targets), scores={}, metrics={},
+                     skipped_images=[p for p, _ in loader.skipped])
         for vname, bank in vocabularies(spec, descriptions, names_only,
                                         lowercase).items():
             m = zero_shot_metrics(model, embeds, targets, bank, spec.metric)

@@ -1,6 +1,7 @@
 """Encode a dataset once with a frozen model; cache the features on disk."""
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 from typing import Dict, Optional, Tuple
@@ -8,9 +9,11 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
+from icar_mm.datasets.data_health import is_bad_data_error
 from .metrics.zero_shot_metric import multilabel_targets
 
 #: ``'embedding'``: the normalised joint-space embedding (zero-shot,
@@ -62,18 +65,75 @@ def extract_features(model,
             f = model.extract_feat(data['inputs'])
         feats.append(f.float().cpu().numpy())
         targets += [_targets(s, num_classes) for s in data['data_samples']]
+    if not feats:
+        raise ValueError('No readable image in the evaluation set '
+                         f'({len(getattr(dataloader, "skipped", []))} '
+                         'skipped).')
     return np.concatenate(feats), np.asarray(targets)
 
 
+class _DropUnreadable(Dataset):
+    """A dataset whose unreadable samples (missing or undecodable image
+    files) come out as ``None`` with the reason, to be dropped."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int):
+        try:
+            return self.dataset[idx]
+        except Exception as e:  # noqa: B902
+            if not is_bad_data_error(e):
+                raise
+            info = self.dataset.get_data_info(idx) if hasattr(
+                self.dataset, 'get_data_info') else {}
+            return None, (info.get('img_path', f'index {idx}'),
+                          f'{type(e).__name__}: {e}')
+
+
+def _collate(batch):
+    good = [b for b in batch if not isinstance(b, tuple)]
+    return (pseudo_collate(good) if good else None,
+            [b[1] for b in batch if isinstance(b, tuple)])
+
+
+class EvalDataLoader(DataLoader):
+    """Ordered batches of a dataset, unreadable samples left out.
+
+    A missing or undecodable image does not stop an evaluation: it is left
+    out, counted in :attr:`skipped` (``(path, reason)``) and logged, and the
+    metrics are of the readable images.
+    """
+
+    def __init__(self, dataset, **kwargs) -> None:
+        super().__init__(_DropUnreadable(dataset), collate_fn=_collate,
+                         shuffle=False, **kwargs)
+        self.skipped = []
+
+    def __iter__(self):
+        self.skipped = []
+        for batch, skipped in super().__iter__():
+            self.skipped += skipped
+            if batch is not None:
+                yield batch
+        if self.skipped:
+            print_log(
+                f'{len(self.skipped)} unreadable image(s) left out of the '
+                f'evaluation of {type(self.dataset.dataset).__name__}: '
+                + '; '.join(f'{p} ({r})' for p, r in self.skipped[:5]) +
+                (' ...' if len(self.skipped) > 5 else ''),
+                logger='current', level=logging.WARNING)
+
+
 def build_dataloader(dataset, batch_size: int = 64,
-                     num_workers: int = 0) -> DataLoader:
-    """A plain, ordered dataloader over a built dataset."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=pseudo_collate)
+                     num_workers: int = 0) -> EvalDataLoader:
+    """A plain, ordered dataloader over a built dataset (unreadable
+    samples left out and counted)."""
+    return EvalDataLoader(dataset, batch_size=batch_size,
+                          num_workers=num_workers)
 
 
 def model_fingerprint(model) -> str:

@@ -40,10 +40,16 @@ def evaluate_retrieval(model, dataset, batch_size: int = 64,
     model = _unwrap(model)
     model.eval()
     image_embeds = []
-    for batch in build_dataloader(dataset, batch_size):
+    loader = build_dataloader(dataset, batch_size)
+    for batch in loader:
         data = model.data_preprocessor(batch, False)
         image_embeds.append(
             model.embed_images(data['inputs']).float().cpu().numpy())
+    if loader.skipped:  # captions are matched to images by index
+        raise ValueError(
+            f'{len(loader.skipped)} image(s) of the retrieval set cannot be '
+            f'read, e.g. {loader.skipped[0][0]} ({loader.skipped[0][1]}); '
+            'retrieval needs every image of its captions: restore them.')
     image_embeds = np.concatenate(image_embeds)
     text_embeds = encode_texts(model, dataset.captions)
     return retrieval_recall(image_embeds @ text_embeds.T,

@@ -96,6 +96,7 @@ class ICAR(BaseModel):
             raise ValueError('ICAR needs `cls_head`, `itc_loss` or both.')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
+        self.feat_channels = feat_channels
         # the joint-space projection P_v, unless only a linear head uses x
         self.visual_proj = None
         if itc_loss is not None or text_encoder is not None or (
@@ -105,7 +106,14 @@ class ICAR(BaseModel):
             nn.init.normal_(self.visual_proj.weight, std=feat_channels**-0.5)
         self.text_encoder = None
         if text_encoder is not None:
-            text_encoder = dict(text_encoder, embed_dim=embed_dim)
+            text_encoder = dict(text_encoder)
+            if text_encoder.setdefault('embed_dim', embed_dim) != embed_dim:
+                raise ValueError(
+                    f'model.text_encoder.embed_dim='
+                    f'{text_encoder["embed_dim"]} but model.embed_dim='
+                    f'{embed_dim}: the text and image embeddings share one '
+                    'joint space. Set model.embed_dim only (the text encoder '
+                    'takes it).')
             text_encoder.setdefault('type', 'TextEncoder')
             self.text_encoder = MODELS.build(text_encoder)
         self.cls_head = MODELS.build(cls_head) if cls_head else None
@@ -155,7 +163,15 @@ class ICAR(BaseModel):
         x = self.backbone(inputs)
         if self.neck is not None:
             x = self.neck(x)
-        return x[-1] if isinstance(x, (tuple, list)) else x
+        x = x[-1] if isinstance(x, (tuple, list)) else x
+        if x.dim() != 2 or x.shape[1] != self.feat_channels:
+            raise ValueError(
+                f'The backbone and neck give features of shape '
+                f'{tuple(x.shape)}, but model.feat_channels='
+                f'{self.feat_channels}: set model.feat_channels='
+                f'{x.shape[-1] if x.dim() == 2 else "<channels>"} (and a '
+                'pooling neck for spatial features).')
+        return x
 
     def embed_images(self, inputs: torch.Tensor) -> torch.Tensor:
         """Normalised image embeddings in the joint space, ``(N, D)``."""

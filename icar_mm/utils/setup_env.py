@@ -261,6 +261,75 @@ def drop_idle_persistence(cfg, fields: Sequence[str] = DATALOADERS) -> None:
     map_dataloaders(cfg, fields, without)
 
 
+def readable_checkpoint(path: str) -> Optional[str]:
+    """None if ``path`` is a complete checkpoint archive, else why not.
+
+    torch checkpoints are zip archives: a file cut short by a killed job has
+    no central directory, a damaged one fails a member's CRC.
+    """
+    import zipfile
+    if not osp.isfile(path):
+        return 'missing'
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError) as e:
+        return f'unreadable ({e})'
+    return f'damaged member {bad!r}' if bad else None
+
+
+def set_resume(cfg, resume: Optional[str]) -> list:
+    """``--resume`` (a checkpoint, ``'auto'`` or None) into the config.
+
+    ``'auto'`` resumes from the newest checkpoint of the work dir that is
+    readable: the one ``last_checkpoint`` names, else ``iter_N.pth`` /
+    ``epoch_N.pth`` from the highest N down; unreadable ones (a job killed
+    while writing) are skipped. None found: training starts afresh.
+
+    Returns:
+        list[str]: Messages about skipped checkpoints, for the run's log.
+    """
+    import glob
+    import re
+    if resume is None:
+        return []
+    cfg.resume = True
+    if resume != 'auto':
+        cfg.load_from = resume
+        return []
+    work_dir = cfg.work_dir
+    candidates = []
+    last = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(last):
+        with open(last) as f:
+            named = f.read().strip()
+        candidates.append(named if osp.isabs(named) else osp.join(
+            work_dir, osp.basename(named)))
+    numbered = [(int(m.group(2)), p) for p in glob.glob(
+        osp.join(work_dir, '*.pth')) for m in [re.match(
+            r'(iter|epoch)_(\d+)\.pth$', osp.basename(p))] if m]
+    candidates += [p for _, p in sorted(numbered, reverse=True)]
+    messages, seen = [], set()
+    cfg.load_from = None
+    for path in candidates:
+        if path in seen:
+            continue
+        seen.add(path)
+        problem = readable_checkpoint(path)
+        if problem is None:
+            cfg.load_from = path
+            break
+        messages.append(f'Auto-resume skipped {path}: {problem}.')
+    if cfg.load_from is None and messages:
+        messages.append('Auto-resume found no readable checkpoint in '
+                        f'{work_dir}: training starts from iteration 0.')
+    elif messages:
+        messages.append(f'Auto-resume continues from {cfg.load_from}.')
+    for message in messages:
+        print(f'WARNING: {message}', file=sys.stderr, flush=True)
+    return messages
+
+
 def build_runner(cfg, sections: Sequence[str], action: str):
     """Name every missing local input, then build the Runner.
 

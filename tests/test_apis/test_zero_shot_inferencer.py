@@ -89,3 +89,10 @@ def test_demo_cli(checkpoint, capsys):
     assert [r['class_name'] for r in ranking] and len(ranking) == 3
     assert '1. ' + ranking[0]['class_name'] in printed
     assert osp.getsize(out_file) > 0
+
+
+def test_demo_cli_names_an_empty_texts_flag(capsys):
+    demo = load_tool('tools/demo/zero_shot.py')
+    with pytest.raises(SystemExit):
+        demo.main(['img.jpg', 'cfg.py', 'ckpt.pth', '--texts', ' . '])
+    assert '--texts' in capsys.readouterr().err

@@ -133,3 +133,16 @@ def test_errors(tmp_path):
     ann = _write(tmp_path / 'f.csv', 'filepath,title\n')
     with pytest.raises(ValueError, match='no image-text pairs'):
         ImageTextDataset(ann)
+
+
+def test_non_utf8_caption_is_skipped_or_a_clear_error(tmp_path):
+    ann = tmp_path / 'pairs.csv'
+    ann.write_bytes(b'filepath,title\na.jpg,a cat\nb.jpg,caf\xe9 au lait\n'
+                    b'c.jpg,a dog\n')
+    with pytest.raises(ValueError, match=r"pairs.csv' line 3 is not valid "
+                       'UTF-8'):
+        ImageTextDataset(str(ann), pipeline=[])
+    ds = ImageTextDataset(str(ann), pipeline=[], skip_bad_samples=True)
+    assert len(ds) == 2
+    assert ds.load_skipped == [('pairs', 'bad_encoding', f'{ann} line 3',
+                                'not UTF-8')]

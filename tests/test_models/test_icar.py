@@ -238,3 +238,15 @@ def test_parametric_head_with_text_encoder_scores_vocabularies_at_clip_scale():
     torch.testing.assert_close(
         torch.stack([s.pred_logits for s in out]), logits, atol=1e-4,
         rtol=1e-5)
+
+
+def test_config_mistakes_are_named():
+    # the text encoder's own embed_dim must not be silently replaced
+    with pytest.raises(ValueError, match='text_encoder.embed_dim=128 but '
+                       'model.embed_dim=16'):
+        _icar(text_encoder=dict(config=TINY_TEXT, tokenizer='byte',
+                                embed_dim=128))
+    # the backbone's feature size, not a matmul shape error
+    model = _icar(feat_channels=256).train()
+    with pytest.raises(ValueError, match='model.feat_channels=64'):
+        model.loss(dict(cls=_images(2)), dict(cls=_cls_samples([0, 1])))

@@ -12,6 +12,17 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
+def class_list(texts: str) -> list:
+    """``--texts "cat . dog"`` -> ``['cat', 'dog']``; none is an error."""
+    from icar_mm.apis import parse_texts
+    classes = parse_texts(texts)
+    if not classes:
+        raise argparse.ArgumentTypeError(
+            f'{texts!r} names no class: give the classes to rank separated '
+            'by " . ", e.g. --texts "cat . dog . a red car"')
+    return classes
+
+
 def demo_parser(description: str, templates: str) -> argparse.ArgumentParser:
     """``IMAGE CONFIG CHECKPOINT --texts [--descriptions] [--templates]
     [--device]``; a demo adds its own options."""
@@ -19,7 +30,7 @@ def demo_parser(description: str, templates: str) -> argparse.ArgumentParser:
     p.add_argument('image')
     p.add_argument('config')
     p.add_argument('checkpoint')
-    p.add_argument('--texts', required=True,
+    p.add_argument('--texts', required=True, type=class_list,
                    help='classes separated by " . ", e.g. "cat . dog"')
     p.add_argument('--descriptions', default=None,
                    help='JSON/TSV class-text file with a description per '

@@ -28,7 +28,7 @@ def parse_args(argv=None):
 
 def vocabulary_from_args(args) -> dict:
     """The ClassTextBank config of ``--texts`` / ``--descriptions``."""
-    names = [t.strip() for t in args.texts.split(' . ') if t.strip()]
+    names = args.texts
     names = [n.rstrip(' .') for n in names]
     if not names:
         raise SystemExit('--texts holds no class name; separate classes '

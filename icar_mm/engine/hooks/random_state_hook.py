@@ -38,8 +38,11 @@ class RandomStateHook(Hook):
     batches; but the process' random generators (dropout, drop-path, random
     augmentations in the main process) restart from the seed. This hook
     stores every rank's Python / numpy / torch (and CUDA) generator states in
-    the checkpoint and restores them right before the first iteration after
-    resuming, i.e. after the dataloaders were advanced.
+    the checkpoint and restores them once the dataloaders were advanced past
+    the consumed batches and before the first resumed batch is drawn
+    (:class:`TwoStreamIterBasedTrainLoop` calls :meth:`restore` there: with
+    ``num_workers=0`` the main process draws the batches, augmentations
+    included); other loops get them before the first resumed iteration.
     """
 
     # before the CheckpointHook (VERY_LOW) in after_train_iter/epoch
@@ -77,6 +80,11 @@ class RandomStateHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
+        self.restore(runner)
+
+    def restore(self, runner) -> None:
+        """Restore the checkpoint's random states (once, when resuming at
+        the checkpoint's iteration)."""
         if self._pending is None:
             return
         if runner.iter == self._pending_iter:

@@ -7,12 +7,14 @@ from mmengine.dist import get_rank
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
+from torch import nn
 from torch.utils.data import IterableDataset
 
 from icar_mm.datasets.data_health import DataHealth
 from icar_mm.datasets.two_stream_dataloader import STREAMS, \
     TwoStreamDataLoader
 from icar_mm.registry import DATASETS, LOOPS
+from ..hooks.random_state_hook import RandomStateHook
 from ..model_wrappers import FeatureCacheDistributedDataParallel
 
 
@@ -186,6 +188,7 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                 seed=shared_seed or 0,
                 health=health)
         super().__init__(runner, dataloader, **kwargs)
+        self._check_streams()
         self._check_classes()
         self._ensure_health_hook()
 
@@ -193,6 +196,37 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
         from icar_mm.engine.hooks.data_health_hook import DataHealthHook
         if not any(isinstance(h, DataHealthHook) for h in self.runner.hooks):
             self.runner.register_hook(DataHealthHook())
+
+    def _check_streams(self) -> None:
+        """Every loss of the model has its stream, and every stream a loss:
+        a missing one would silently train only the other task."""
+        model = self.runner.model
+        model = getattr(model, 'module', model)
+        if isinstance(model, dict):  # not built yet (FlexibleRunner)
+            needs = {k: model.get(key) is not None
+                     for k, key in (('cls', 'cls_head'), ('itc', 'itc_loss'))}
+        elif isinstance(model, nn.Module):
+            needs = dict(cls=getattr(model, 'cls_head', None) is not None,
+                         itc=getattr(model, 'itc_loss', None) is not None)
+        else:
+            return
+        if not any(needs.values()):  # not a two-task model
+            return
+        streams = set(self.dataloader.loaders)
+        for name, what in (('cls', 'model.cls_head (image-label)'),
+                           ('itc', 'model.itc_loss (image-text)')):
+            if needs[name] and name not in streams:
+                raise ValueError(
+                    f'{what} is configured but train_dataloader has no '
+                    f'{name!r} stream, so that loss would never train. Add '
+                    f'train_dataloader.{name}, or set {what.split()[0]}=None '
+                    'to train without it.')
+            if not needs[name] and name in streams:
+                raise ValueError(
+                    f'train_dataloader has a {name!r} stream but '
+                    f'{what.split()[0]} is None: its batches would be '
+                    f'loaded for nothing. Remove train_dataloader.{name} '
+                    f'(=None) or configure {what.split()[0]}.')
 
     def _check_classes(self) -> None:
         loader = self.dataloader.loaders.get('cls')
@@ -251,6 +285,12 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                 logger='current',
                 level=logging.WARNING)
             self.dataloader.resume(self._iter)
+            # the random streams continue from the checkpoint only now,
+            # after the consumed batches were drawn again and before the
+            # first resumed one (drawn here without dataloader workers)
+            for hook in self.runner.hooks:
+                if isinstance(hook, RandomStateHook):
+                    hook.restore(self.runner)
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
 

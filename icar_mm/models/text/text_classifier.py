@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from mmengine.dist import get_world_size
 from mmengine.model import BaseModule
 
-from icar_mm.class_texts import ClassTextBank, build_class_text_bank
+from icar_mm.class_texts import (ClassTextBank, build_class_text_bank,
+                                 check_unique_classes)
 from icar_mm.class_texts.tokens import ClassTextTokens
 from icar_mm.registry import MODELS
 from ..utils.distributed import (all_gather_no_grad, all_gather_with_grad,
@@ -125,6 +126,9 @@ class TextClassifier(BaseModule):
                 'labels are known. Remove num_negatives; '
                 'freeze_text_encoder=True saves the memory instead.')
         self.class_texts = build_class_text_bank(class_texts)
+        if self.class_texts is not None:  # two labels, one class text
+            check_unique_classes(self.class_texts.classes,
+                                 self.class_texts.origin)
         self.vocabulary: Optional[ClassTextBank] = None
         self.set_vocabulary(vocabulary)
         self.text_encoder = self._build_text_encoder(text_encoder, embed_dim)

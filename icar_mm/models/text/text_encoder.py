@@ -65,11 +65,14 @@ class TextEncoder(BaseModule):
             where the model has it) or ``'eager'``; a model without SDPA
             runs eager (logged). :attr:`attn_implementation` says which
             runs. Defaults to ``'sdpa'``.
-        fallback (dict, optional): A randomly initialised replacement built
-            (with a warning) when ``pretrained`` names a package that is not
-            installed: ``config`` and optionally ``tokenizer`` (default
-            ``'byte'``), ``max_length`` and the freezing options (default:
-            nothing frozen).
+        fallback (dict, optional): A randomly initialised replacement for
+            when ``pretrained`` names a package that is not installed:
+            ``config`` and optionally ``tokenizer`` (default ``'byte'``),
+            ``max_length`` and the freezing options (default: nothing
+            frozen). It changes what trains, so it is used only with
+            ``allow=True`` in it (then with a warning in the work-dir log);
+            otherwise the missing package stops the build, saying how to
+            allow it.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 
@@ -98,9 +101,20 @@ class TextEncoder(BaseModule):
             try:
                 resolve_pretrained(pretrained)
             except FileNotFoundError as e:
-                warnings.warn(f'{e} Falling back to {fallback}.')
-                # a random model: nothing frozen unless the fallback says so
                 fallback = dict(fallback)
+                if not fallback.pop('allow', False):
+                    raise FileNotFoundError(
+                        f'{e} This config has a randomly initialised '
+                        'fallback text tower; to train with it instead, '
+                        'allow it: --cfg-options '
+                        'model.text_encoder.fallback.allow=True (then the '
+                        'zero-shot numbers are not those of a pretrained '
+                        'tower).') from e
+                message = (f'{e} TRAINING A RANDOMLY INITIALISED TEXT '
+                           f'TOWER instead (fallback allowed): {fallback}.')
+                warnings.warn(message)
+                print_log(message, logger='current', level=logging.WARNING)
+                # a random model: nothing frozen unless the fallback says so
                 pretrained, config = None, fallback.pop('config')
                 tokenizer = fallback.pop('tokenizer', 'byte')
                 frozen = fallback.pop('frozen', False)
