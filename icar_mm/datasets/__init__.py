@@ -1,5 +1,6 @@
 """Datasets of icar_mm."""
 from . import transforms  # noqa: F401 (registers the transforms)
+from .class_text_dataset import ClassTextDataset
 from .data_health import (DataHealth, SkipBadSamplesMixin,
                           TooManyBadSamplesError, collate_with_stats)
 from .image_text_dataset import ImageTextDataset
@@ -17,6 +18,7 @@ from .webdataset_utils import (expand_urls, is_shard_spec,
                                write_image_text_shards)
 
 __all__ = [
+    'ClassTextDataset',
     'AutoImageTextDataset', 'DataHealth', 'ImageNetDescribed',
     'ImageTextDataset', 'LabelledImageDataset', 'SkipBadSamplesMixin',
     'SyntheticWorld', 'SyntheticWorldCaptionDataset', 'SyntheticWorldClips',
