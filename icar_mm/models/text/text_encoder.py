@@ -16,11 +16,25 @@ from icar_mm.class_texts.byte_tokenizer import ByteTokenizer
 from icar_mm.class_texts.tokens import TextTokenizer, length_buckets, pad_ids
 from icar_mm.registry import MODELS
 from icar_mm.utils.pretrained import resolve_pretrained
+from ..utils.hf_checkpoint import read_hf_tensors
+
+#: how a text becomes one vector before the projection: the mean over its
+#: real tokens, the first token's state, or the end-of-text token's
+POOLINGS = ('mean', 'cls', 'eos')
+#: dual-encoder checkpoints whose text tower is taken: model_type -> the
+#: transformers class of the tower (its keys are the checkpoint's)
+DUAL_ENCODER_TEXT_TOWERS = {'clip': 'CLIPTextModel'}
+#: text models that pool their end-of-text token themselves
+#: (``pooler_output``, by transformers' rule for finding it)
+EOS_POOLING_MODELS = ('clip_text_model', )
+#: model types whose checkpoints may hold the tower's own projection
+PROJECTION_KEYS = {'clip': 'text_projection.weight',
+                   'clip_text_model': 'text_projection.weight'}
 
 
 @MODELS.register_module()
 class TextEncoder(BaseModule):
-    """Any Hugging Face ``AutoModel`` + mean pooling + bias-free projection.
+    """Any Hugging Face ``AutoModel`` + pooling + bias-free projection.
 
     This is the single text tower of iCAR: the same instance encodes captions
     for the image-text contrastive loss and class texts to generate the cosine
@@ -33,6 +47,15 @@ class TextEncoder(BaseModule):
     (PyTorch SDPA) where it supports it; outputs and gradients equal one
     padded batch to float tolerance.
 
+    CLIP: ``pretrained`` may be a ``CLIPModel`` directory (or a hub id).
+    Its text tower (``CLIPTextModel``) is the model, pooled as CLIP pools
+    (the end-of-text token after the final layer norm, found by
+    transformers' rule: ``pooler_output``), and CLIP's ``text_projection``
+    is :attr:`proj` (reused, not replaced), so that the normalised output
+    equals ``CLIPModel.get_text_features`` normalised. The tokenizer is
+    CLIP's, from the same directory. An OpenCLIP checkpoint is converted to
+    such a directory first (:mod:`icar_mm.converters.clip_openclip`).
+
     Args:
         pretrained (str, optional): A local model directory, a hub id (needs
             network or the HF cache) or ``'package:NAME'`` for a model shipped
@@ -42,9 +65,17 @@ class TextEncoder(BaseModule):
         tokenizer (str, optional): Tokenizer location; defaults to
             ``pretrained``. ``'byte'`` selects a built-in UTF-8 byte tokenizer
             that needs no files (for randomly initialised models).
-        embed_dim (int): Joint embedding dimension of the projection.
-            Defaults to 256.
+        embed_dim (int, optional): Joint embedding dimension of the
+            projection. A checkpoint with a projection of its own (CLIP's
+            ``text_projection``) fixes it: another value is an error.
+            Defaults to that projection's, else 256.
         max_length (int): Tokens per text after truncation. Defaults to 77.
+        pooling (str, optional): ``'mean'`` (over the real tokens),
+            ``'cls'`` (the first token's state after the encoder) or
+            ``'eos'`` (the end-of-text token's: CLIP's own rule for CLIP
+            towers, else the last real token of a right-padded batch).
+            Defaults to the model's own: ``'eos'`` for CLIP text towers,
+            ``'mean'`` for other models.
         gradient_checkpointing (bool): Recompute the transformer's activations
             in backward to save memory. Defaults to False.
         frozen (bool): Freeze the transformer (the projection still trains).
@@ -80,8 +111,9 @@ class TextEncoder(BaseModule):
                  pretrained: Optional[str] = None,
                  config: Optional[Dict] = None,
                  tokenizer: Optional[str] = None,
-                 embed_dim: int = 256,
+                 embed_dim: Optional[int] = None,
                  max_length: int = 77,
+                 pooling: Optional[str] = None,
                  gradient_checkpointing: bool = False,
                  frozen: bool = False,
                  freeze_embeddings: bool = False,
@@ -133,10 +165,30 @@ class TextEncoder(BaseModule):
         #: real tokens and padded token slots the text model processed
         self.token_counts = dict(real=0, slots=0)
         if getattr(self.model, 'pooler', None) is not None:
-            self.model.pooler = None  # unused: mean pooling replaces it
+            self.model.pooler = None  # unused: our pooling replaces it
+        self.pooling = self._check_pooling(pooling)
+        self._check_max_length()
+        self._check_eos_rule()
         hidden = self.model.config.hidden_size
+        weight = self._pretrained_projection(pretrained)
+        if weight is not None:
+            if embed_dim is not None and embed_dim != weight.shape[0]:
+                raise ValueError(
+                    f'embed_dim={embed_dim}, but the text tower of '
+                    f'{pretrained!r} has its own projection to '
+                    f'{weight.shape[0]} dimensions (CLIP\'s '
+                    'text_projection), which the text encoder reuses: set '
+                    f'embed_dim={weight.shape[0]} (model.embed_dim of '
+                    'ICAR, the text classifier\'s embed_dim of a head).')
+            embed_dim = weight.shape[0]
+        elif embed_dim is None:
+            embed_dim = 256
         self.proj = nn.Linear(hidden, embed_dim, bias=False)
-        nn.init.normal_(self.proj.weight, std=hidden**-0.5)
+        if weight is not None:
+            with torch.no_grad():
+                self.proj.weight.copy_(weight)
+        else:
+            nn.init.normal_(self.proj.weight, std=hidden**-0.5)
         self.embed_dim = embed_dim
         if gradient_checkpointing:
             self.model.gradient_checkpointing_enable(
@@ -150,19 +202,40 @@ class TextEncoder(BaseModule):
             if frozen_layers > len(layers):
                 raise ValueError(f'frozen_layers={frozen_layers} but the '
                                  f'text model has {len(layers)} layers.')
-            if hasattr(self.model, 'embeddings'):
-                self.model.embeddings.requires_grad_(False)
+            embeddings = self._embeddings()
+            if embeddings is not None:
+                embeddings.requires_grad_(False)
             for layer in layers[:frozen_layers]:
                 layer.requires_grad_(False)
 
     @staticmethod
+    def _text_config(config, source: str):
+        """The text tower's part of ``config`` (a dual encoder's
+        ``text_config``) and the transformers class that loads it from the
+        dual encoder's checkpoint (None: ``AutoModel``)."""
+        model_type = config.model_type
+        if model_type in DUAL_ENCODER_TEXT_TOWERS:
+            return config.text_config, DUAL_ENCODER_TEXT_TOWERS[model_type]
+        if getattr(config, 'text_config', None) is not None and not hasattr(
+                config, 'hidden_size'):
+            raise ValueError(
+                f'{source} is a {model_type!r} model with a text tower '
+                'inside; the text encoder takes the text tower of CLIP '
+                f'checkpoints ({sorted(DUAL_ENCODER_TEXT_TOWERS)}) or any '
+                'text model AutoModel builds.')
+        return config, None
+
+    @staticmethod
     def _build_model(pretrained: Optional[str], config: Optional[Dict],
                      attn_implementation: str) -> nn.Module:
+        import transformers
         from transformers import AutoConfig, AutoModel
         if config is not None:
             config = dict(config)
             model_type = config.pop('model_type')
-            config = AutoConfig.for_model(model_type, **config)
+            config, _ = TextEncoder._text_config(
+                AutoConfig.for_model(model_type, **config),
+                f'config model_type={model_type!r}')
 
             def build(attn):
                 return AutoModel.from_config(config, attn_implementation=attn)
@@ -176,16 +249,28 @@ class TextEncoder(BaseModule):
                     'model.text_encoder.pretrained=/path/to/roberta-base) to '
                     'a local directory holding config.json and the weights.')
 
+            def cannot_load(e):
+                return FileNotFoundError(
+                    f'Cannot load the text model {path!r}: {e}\nNo '
+                    'network or cache here? Download it elsewhere (e.g. '
+                    f'`huggingface-cli download {path} --local-dir DIR`) '
+                    'and set model.text_encoder.pretrained=DIR.')
+
+            try:
+                _, tower = TextEncoder._text_config(
+                    AutoConfig.from_pretrained(osp.expanduser(path)),
+                    repr(path))
+            except OSError as e:
+                raise cannot_load(e) from e
+            model_class = AutoModel if tower is None else getattr(
+                transformers, tower)
+
             def build(attn):
                 try:
-                    return AutoModel.from_pretrained(
+                    return model_class.from_pretrained(
                         osp.expanduser(path), attn_implementation=attn)
                 except OSError as e:
-                    raise FileNotFoundError(
-                        f'Cannot load the text model {path!r}: {e}\nNo '
-                        'network or cache here? Download it elsewhere (e.g. '
-                        f'`huggingface-cli download {path} --local-dir DIR`) '
-                        'and set model.text_encoder.pretrained=DIR.') from e
+                    raise cannot_load(e) from e
         try:
             return build(attn_implementation)
         except ValueError as e:  # the model does not support it
@@ -196,6 +281,82 @@ class TextEncoder(BaseModule):
                       'running eager attention.', logger='current',
                       level=logging.WARNING)
             return build('eager')
+
+    def _check_pooling(self, pooling: Optional[str]) -> str:
+        if pooling is None:
+            return 'eos' if self._pools_eos_itself else 'mean'
+        if pooling not in POOLINGS:
+            raise ValueError(f'pooling={pooling!r}; choose one of '
+                             f'{POOLINGS}.')
+        if pooling == 'cls' and self._pools_eos_itself:
+            raise ValueError(
+                "pooling='cls' on a CLIP text tower: its attention is "
+                'causal, so the first token sees only itself and every '
+                "text would get one embedding. Use 'eos' (CLIP's) or "
+                "'mean'.")
+        return pooling
+
+    @property
+    def _pools_eos_itself(self) -> bool:
+        """The text model finds its end-of-text token (CLIP)."""
+        return self.model.config.model_type in EOS_POOLING_MODELS
+
+    def _check_max_length(self) -> None:
+        positions = getattr(self.model.config, 'max_position_embeddings',
+                            None)
+        if self._pools_eos_itself and positions is not None and \
+                self.max_length > positions:
+            raise ValueError(
+                f'max_length={self.max_length}, but the text model has '
+                f'{positions} positions: set max_length<={positions}.')
+
+    def _check_eos_rule(self) -> None:
+        """A CLIP tower's own rule finds the tokenizer's end of text."""
+        if not (self.pooling == 'eos' and self._pools_eos_itself):
+            return
+        rule = self.model.config.eos_token_id
+        backend = self.tokenizer.backend
+        eos = ByteTokenizer.sep_id if isinstance(
+            backend, ByteTokenizer) else backend.eos_token_id
+        if rule == 2:  # transformers' legacy rule: the largest id
+            found = eos == self.tokenizer.vocab_size - 1
+            how = 'as the largest token id (legacy eos_token_id=2)'
+        else:
+            found = eos == rule
+            how = f'as eos_token_id={rule}'
+        if not found:
+            raise ValueError(
+                f'The CLIP text tower finds the end of text {how}, but the '
+                f'tokenizer {self.tokenizer.name!r} ends texts with id '
+                f'{eos}: use the CLIP checkpoint\'s tokenizer (or '
+                "pooling='mean').")
+
+    def _pretrained_projection(self, pretrained: Optional[str]
+                               ) -> Optional[torch.Tensor]:
+        """The checkpoint's own text projection (CLIP's
+        ``text_projection``), if it has one."""
+        if pretrained is None:
+            return None
+        from transformers import AutoConfig
+        path = osp.expanduser(resolve_pretrained(pretrained))
+        key = PROJECTION_KEYS.get(AutoConfig.from_pretrained(path).model_type)
+        if key is None:
+            return None
+        weight = read_hf_tensors(path, [key]).get(key)
+        hidden = self.model.config.hidden_size
+        if weight is not None and (weight.dim() != 2
+                                   or weight.shape[1] != hidden):
+            raise ValueError(f'{pretrained!r}: {key} has shape '
+                             f'{tuple(weight.shape)}, not (D, {hidden}).')
+        return weight
+
+    def _embeddings(self) -> Optional[nn.Module]:
+        """The embeddings module (tokens, positions) of the text model."""
+        for owner in (self.model, getattr(self.model, 'text_model', None)):
+            embeddings = getattr(owner, 'embeddings', None)
+            if isinstance(embeddings, nn.Module):
+                return embeddings
+        return None
 
     @staticmethod
     def tokenizer_of(cfg: Dict) -> tuple:
@@ -249,18 +410,32 @@ class TextEncoder(BaseModule):
                        self.device)
 
     def pool(self, tokens: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """The text model's hidden states, mean-pooled over the real tokens
-        (before the projection).
+        """The text model's hidden states, pooled (before the projection).
+
+        ``'mean'``: over the real tokens; ``'cls'``: the first token;
+        ``'eos'``: the end-of-text token, as a CLIP text model finds it
+        (its ``pooler_output``: the first ``eos_token_id``, or the largest
+        id for configs with the legacy ``eos_token_id=2``), else the last
+        real token.
 
         Args:
-            tokens (dict): ``input_ids`` and ``attention_mask``.
+            tokens (dict): ``input_ids`` and ``attention_mask`` (right
+                padded).
 
         Returns:
             Tensor: ``(N, hidden)`` pooled states.
         """
         mask = tokens['attention_mask']
-        hidden = self.model(
-            input_ids=tokens['input_ids'], attention_mask=mask)[0]
+        out = self.model(input_ids=tokens['input_ids'], attention_mask=mask)
+        if self.pooling == 'eos' and self._pools_eos_itself:
+            return out.pooler_output
+        hidden = out[0]
+        if self.pooling == 'cls':
+            return hidden[:, 0]
+        if self.pooling == 'eos':
+            last = mask.sum(1).clamp(min=1) - 1
+            return hidden[torch.arange(hidden.shape[0],
+                                       device=hidden.device), last]
         mask = mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
