@@ -1,3 +1,4 @@
+from .backbones import *  # noqa: F401,F403
 from .data_preprocessor import TwoStreamDataPreprocessor
 from .heads import *  # noqa: F401,F403
 from .icar import ICAR

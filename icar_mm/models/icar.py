@@ -10,6 +10,7 @@ from icar_mm.class_texts import ClassTextBank
 from icar_mm.registry import MODELS
 from .text.text_classifier import TextClassifier
 from .utils.feature_cache import feature_cache_step, split_streams
+from .utils.hf_checkpoint import read_hf_tensors
 
 Streams = Dict[str, Optional[torch.Tensor]]
 
@@ -46,6 +47,22 @@ class ICAR(BaseModel):
     ``model.text_classifier.set_vocabulary(...)``. Without text classes the
     parametric head predicts.
 
+    Starting from a CLIP (a Hugging Face ``CLIPModel`` directory; OpenCLIP
+    checkpoints are converted to one by
+    :mod:`icar_mm.converters.clip_openclip`): its towers are
+    ``backbone=dict(type='HFCLIPVisionBackbone', pretrained=DIR)`` with
+    ``neck=None`` and ``text_encoder=dict(pretrained=DIR)``;
+    ``init_from_clip=DIR`` makes CLIP's ``visual_projection`` this model's
+    ``visual_proj`` and its ``logit_scale`` the initial scale of the
+    contrastive loss and of the zero-shot classifier made here. Then
+    :meth:`embed_images` equals ``get_image_features`` normalised, the text
+    encoder ``get_text_features`` normalised, and the zero-shot logits of
+    :meth:`classify` (no text head) CLIP's ``logits_per_image``; a text
+    head's classifier keeps its own ``tau`` (the logits are CLIP's times
+    ``1 / (tau * exp(logit_scale))``). Configs for CLIP normalise images
+    with CLIP's mean and std (``icar_mm.models.backbones.CLIP_MEAN``,
+    ``CLIP_STD``).
+
     Args:
         backbone (dict): An mmpretrain backbone config.
         neck (dict, optional): Neck config. Defaults to
@@ -61,6 +78,12 @@ class ICAR(BaseModel):
         vocabulary (dict, optional): :class:`ClassTextBank` config of the
             classes :meth:`predict` scores (zero-shot); defaults to the
             training classes of the head. See :attr:`text_classifier`.
+        init_from_clip (str, optional): A Hugging Face CLIP directory (or
+            hub id) whose ``visual_projection`` initialises ``visual_proj``
+            (same shape: ``(embed_dim, feat_channels)``) and whose
+            ``logit_scale`` initialises the scale of ``itc_loss`` and of
+            the zero-shot classifier of a model without text head.
+            Defaults to None.
         accum_freq (int): Feature-cache gradient accumulation: split each
             batch into this many micro-batches and get the gradients of the
             full batch (contrastive loss over all of it) with the
@@ -83,6 +106,7 @@ class ICAR(BaseModel):
                  itc_loss: Optional[Dict] = None,
                  cls_on_projection: bool = True,
                  vocabulary: Optional[Dict] = None,
+                 init_from_clip: Optional[str] = None,
                  accum_freq: int = 1,
                  data_preprocessor: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
@@ -121,8 +145,17 @@ class ICAR(BaseModel):
         self.cls_on_projection = cls_on_projection
         if self.itc_loss is not None and self.text_encoder is None:
             raise ValueError('The contrastive loss needs `text_encoder`.')
+        clip = self._clip_tensors(init_from_clip, embed_dim)
+        if clip:
+            with torch.no_grad():
+                self.visual_proj.weight.copy_(clip['visual_projection.weight'])
+                if self.itc_loss is not None:
+                    self.itc_loss.log_scale.copy_(clip['logit_scale'])
         self._clip_classifier = None
         classifier = self._bind_text_classifier()
+        if clip and self._clip_classifier is not None:
+            with torch.no_grad():
+                self._clip_classifier.log_scale.copy_(clip['logit_scale'])
         if vocabulary is not None:
             if classifier is None:
                 raise ValueError('A vocabulary needs a text encoder; this '
@@ -131,6 +164,30 @@ class ICAR(BaseModel):
         if accum_freq < 1:
             raise ValueError(f'accum_freq must be >= 1, got {accum_freq}.')
         self.accum_freq = accum_freq
+
+    def _clip_tensors(self, init_from_clip: Optional[str],
+                      embed_dim: int) -> Dict[str, torch.Tensor]:
+        """CLIP's ``visual_projection.weight`` and ``logit_scale``,
+        checked against this model (empty without ``init_from_clip``)."""
+        if init_from_clip is None:
+            return {}
+        names = ('visual_projection.weight', 'logit_scale')
+        clip = read_hf_tensors(init_from_clip, names)
+        missing = [n for n in names if n not in clip]
+        if missing:
+            raise ValueError(f'init_from_clip={init_from_clip!r} has no '
+                             f'{missing}: not a CLIPModel checkpoint.')
+        expected = (embed_dim, self.feat_channels)
+        if self.visual_proj is None or tuple(
+                clip['visual_projection.weight'].shape) != expected:
+            raise ValueError(
+                f'init_from_clip={init_from_clip!r}: CLIP\'s '
+                'visual_projection has shape (projection_dim, hidden_size)='
+                f'{tuple(clip["visual_projection.weight"].shape)}, but this '
+                f'model\'s visual_proj is (embed_dim, feat_channels)='
+                f'{expected}: set model.embed_dim and model.feat_channels '
+                'to CLIP\'s (and neck=None).')
+        return clip
 
     def _bind_text_classifier(self) -> Optional[TextClassifier]:
         """Find (or make) the text classifier and give it the text encoder.
