@@ -121,7 +121,10 @@ class TextRecognizerHead(BaseHead):
             return dict(loss_cls=self.loss_cls(logits, labels))
         for sample, label in zip(data_samples, labels):
             sample.set_gt_label(label.reshape(1))
-        return self.loss_by_feat(logits, data_samples)
+        # float32: under CPU bfloat16 autocast (tools/train.py's AMP swap
+        # without CUDA) the logits are bfloat16, which BaseHead's top-k
+        # accuracy cannot turn into numpy
+        return self.loss_by_feat(logits.float(), data_samples)
 
     def predict(self, feats: torch.Tensor, data_samples: SampleList,
                 **kwargs) -> SampleList:
