@@ -3,10 +3,19 @@
 ``pip install -e . --no-deps`` installs the package in development mode; the
 CPU reference machine uses ``tools/install.sh`` (exact lock + mmcv built from
 source). GPU users: see "Installing on a GPU machine" in ``README.md``.
+
+As OpenMMLab's codebases do, the build also puts ``configs/``, ``tools/``
+and ``model-index.yml`` into ``icar_mm/.mim/`` (symlinks for an editable
+install, copies for a wheel or sdist), where OpenMMLab's ``mim`` looks for
+them: ``mim train icar_mm CONFIG_NAME.py``.
 """
+import os
 import os.path as osp
 import re
-from typing import Dict, List
+import shutil
+import sys
+import warnings
+from typing import Dict, List, Optional, Sequence
 
 from setuptools import find_packages, setup
 
@@ -77,7 +86,76 @@ def extras() -> Dict[str, List[str]]:
     return result
 
 
+#: what mim needs inside the package: the configs, the tools (mim runs
+#: ``.mim/tools/train.py``) and the model index
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def mim_mode(argv: Sequence[str]) -> Optional[str]:
+    """How the mim files go into the package for these setup.py commands.
+
+    Args:
+        argv (Sequence[str]): The setup.py command line (``sys.argv[1:]``).
+
+    Returns:
+        str | None: ``'symlink'`` for an editable install (``develop``, or
+        PEP 660's ``editable_wheel``: the package stays in the source tree),
+        ``'copy'`` for a built distribution (``bdist_wheel``, ``sdist``),
+        None for other commands (metadata, egg_info, clean...).
+    """
+    if 'develop' in argv or 'editable_wheel' in argv:
+        return 'symlink'
+    if 'bdist_wheel' in argv or 'sdist' in argv:
+        return 'copy'
+    return None
+
+
+def add_mim_extension(mode: Optional[str],
+                      mim_path: str = osp.join(HERE, 'icar_mm', '.mim'),
+                      root: str = HERE) -> List[str]:
+    """Link or copy ``MIM_FILES`` of ``root`` into ``mim_path``.
+
+    Each is replaced if it exists. Symlinks are relative, so the source tree
+    can move; copies leave out ``__pycache__``.
+
+    Args:
+        mode (str | None): ``'symlink'``, ``'copy'`` or None (nothing).
+        mim_path (str): The folder mim reads (``<package>/.mim``).
+        root (str): The repository root holding ``MIM_FILES``.
+
+    Returns:
+        list[str]: The paths written under ``mim_path``.
+    """
+    if mode is None:
+        return []
+    if mode not in ('symlink', 'copy'):
+        raise ValueError(f"mode must be 'symlink' or 'copy', got {mode!r}")
+    os.makedirs(mim_path, exist_ok=True)
+    written = []
+    for name in MIM_FILES:
+        src = osp.join(root, name)
+        if not osp.exists(src):
+            warnings.warn(f'{src} does not exist; mim will not find it.')
+            continue
+        dst = osp.join(mim_path, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, osp.dirname(dst)), dst)
+        elif osp.isdir(src):
+            shutil.copytree(
+                src, dst, ignore=shutil.ignore_patterns('__pycache__',
+                                                        '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+        written.append(dst)
+    return written
+
+
 if __name__ == '__main__':
+    add_mim_extension(mim_mode(sys.argv[1:]))
     readme = osp.join(HERE, 'README.md')
     long_description = ''
     if osp.exists(readme):
