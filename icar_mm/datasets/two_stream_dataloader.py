@@ -1,6 +1,6 @@
 """Zip an image-label and an image-text dataloader into one iterator."""
 import random
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from torch.utils.data import DataLoader, IterableDataset
 
@@ -165,6 +165,9 @@ class TwoStreamDataLoader:
         self.stream_ratio = stream_ratio
         self.ratio_mode = ratio_mode
         self.health = health if health is not None else DataHealth()
+        #: called once the consumed batches of a resumed run were drawn
+        #: again, before the first resumed batch (random states go there)
+        self.before_resumed_batch: Optional[Callable[[], None]] = None
         self._start_iter = 0
         self._cycles: Dict[str, _Cycle] = {}
         for name, loader in self.loaders.items():
@@ -237,6 +240,8 @@ class TwoStreamDataLoader:
                 for _ in range(self.batches_before(name, it)):
                     batch = next(cycle)
                     pop_stats(batch)  # counted before the checkpoint
+            if self.before_resumed_batch is not None:
+                self.before_resumed_batch()
         while True:
             batch = {}
             for name in self.schedule(it):

@@ -128,8 +128,10 @@ class TextRecognizerHead(BaseHead):
 
     def predict(self, feats: torch.Tensor, data_samples: SampleList,
                 **kwargs) -> SampleList:
-        """Scores of the current (possibly swapped) class list."""
-        return self.predict_by_feat(self(feats, **kwargs), data_samples)
+        """Scores of the current (possibly swapped) class list (float32:
+        mmaction2's metrics convert them to numpy, also under bf16 AMP)."""
+        return self.predict_by_feat(self(feats, **kwargs).float(),
+                                    data_samples)
 
     def extra_repr(self) -> str:
         return f'classes={self.num_classes}'

@@ -260,6 +260,11 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                 "dict(type='FeatureCacheDistributedDataParallel') in the "
                 'config.')
 
+    def _restore_random(self) -> None:
+        for hook in self.runner.hooks:
+            if isinstance(hook, RandomStateHook):
+                hook.restore(self.runner)
+
     def run(self) -> None:
         """Launch training (as :class:`IterBasedTrainLoop`, smarter resume).
 
@@ -285,12 +290,11 @@ class TwoStreamIterBasedTrainLoop(IterBasedTrainLoop):
                 logger='current',
                 level=logging.WARNING)
             self.dataloader.resume(self._iter)
-            # the random streams continue from the checkpoint only now,
-            # after the consumed batches were drawn again and before the
-            # first resumed one (drawn here without dataloader workers)
-            for hook in self.runner.hooks:
-                if isinstance(hook, RandomStateHook):
-                    hook.restore(self.runner)
+            # the random streams continue from the checkpoint once the
+            # consumed batches were drawn again (the workers seeded as in
+            # the uninterrupted run) and before the first resumed batch is
+            # drawn (by the main process when there are no workers)
+            self.dataloader.before_resumed_batch = self._restore_random
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
 
