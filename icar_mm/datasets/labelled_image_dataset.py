@@ -159,7 +159,8 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
             contradict the class list always stop the build, whatever this
             says: a numeric label outside it, or one whose image's class
             folder names another class (the class texts are not in the
-            labels' order).
+            labels' order). A folder whose images carry several labels is a
+            container (``train/``), not a class folder.
         skip_bad_samples (bool): Skip and count unreadable images instead of
             failing (see :class:`SkipBadSamplesMixin`). Defaults to True.
         source_name (str, optional): Name of the source in the logs.
@@ -243,9 +244,8 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
                 '(or label the images by class name / synset id instead of '
                 'index); skipping such lines would train mislabelled images.')
 
-    def _label(self, token: str, path: str) -> Tuple[Optional[int], str,
-                                                     bool]:
-        """``(label, why, order_error)`` of an annotation line."""
+    def _label(self, token: str) -> Tuple[Optional[int], str, bool]:
+        """``(label, why, order_error)`` of an annotation line's label."""
         if not token.lstrip('-').isdigit():
             return self._index.lookup(token) + (False, )
         label = int(token)
@@ -253,18 +253,46 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
             return None, (f'label {label} is outside the class list '
                           f'(0..{len(self._entries) - 1}, '
                           f'{self.class_origin})'), True
-        folders = path.replace('\\', '/').split('/')[:-1]
-        named = self._index.lookup(folders[-1])[0] if folders else None
-        if named is not None and named != label:
-            return None, (
-                f'label {label} is {self._entries[label]["name"]!r} but the '
-                f'image\'s folder {folders[-1]!r} is class {named} '
-                f'({self._entries[named]["name"]!r})'), True
         return label, '', False
+
+    def _folder_contradictions(
+            self, indexed: List[Tuple[int, str, int]]) -> List[str]:
+        """Lines labelled by index whose class folder names another class.
+
+        A folder counts as a class folder only when all its lines carry one
+        label: a folder holding several labels (``train/``, ``images/``) is
+        a container, even if a class happens to share its name.
+
+        Args:
+            indexed (list): ``(line number, path, label)`` of the lines
+                labelled by index.
+
+        Returns:
+            list: One message per contradicting line.
+        """
+        by_folder: Dict[str, set] = {}
+        for _, path, label in indexed:
+            folder = path.replace('\\', '/').rsplit('/', 1)
+            if len(folder) == 2:
+                by_folder.setdefault(folder[0], set()).add(label)
+        errors = []
+        for line_no, path, label in indexed:
+            parent = path.replace('\\', '/').rsplit('/', 1)
+            if len(parent) < 2 or len(by_folder[parent[0]]) != 1:
+                continue
+            name = parent[0].rsplit('/', 1)[-1]
+            named = self._index.lookup(name)[0]
+            if named is not None and named != label:
+                errors.append(
+                    f'line {line_no} ({path}): label {label} is '
+                    f'{self._entries[label]["name"]!r} but the image\'s '
+                    f'folder {name!r} is class {named} '
+                    f'({self._entries[named]["name"]!r})')
+        return errors
 
     def _load_ann_file(self, prefix: str,
                        problems: List[str]) -> List[dict]:
-        data_list, order_errors = [], []
+        data_list, order_errors, indexed = [], [], []
         text = fileio.get_text(self.ann_file, encoding='utf-8')
         for line_no, line in enumerate(text.splitlines(), 1):
             line = line.strip()
@@ -284,10 +312,12 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
                     None, f'no folder of {path!r} names a class (and the '
                     'line has no label)')
             else:
-                label, why, order_error = self._label(token, path)
+                label, why, order_error = self._label(token)
                 if order_error:
                     order_errors.append(f'line {line_no} ({path}): {why}')
                     continue
+                if token.lstrip('-').isdigit():
+                    indexed.append((line_no, path, label))
             if label is None:
                 self._mismatch(problems, f'{self.ann_file} line {line_no}',
                                why)
@@ -297,7 +327,7 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
                     img_path=fileio.join_path(prefix, path)
                     if prefix else path,
                     gt_label=label))
-        self._order_errors(order_errors)
+        self._order_errors(order_errors + self._folder_contradictions(indexed))
         return data_list
 
     def _scan_folders(self, root: str, problems: List[str]) -> List[dict]:

@@ -219,6 +219,28 @@ def test_class_texts_out_of_label_order_stop_the_build(tmp_path, names, why):
     assert ds.get_gt_labels().tolist() == [0, 1, 2]
 
 
+def test_a_folder_of_several_labels_is_not_a_class_folder(tmp_path):
+    """``train/`` holding every class is a split folder, even when a class
+    is called 'train' (ImageNet-22K has one)."""
+    data = tmp_path / 'data'
+    (data / 'train').mkdir(parents=True)
+    (data / 'meta').mkdir()
+    (data / 'meta' / 'train.txt').write_text(
+        'train/0.jpg 0\ntrain/1.jpg 1\ntrain/2.jpg 2\n')
+    tsv = tmp_path / 'classes.tsv'
+    tsv.write_text('a\tthe letter a\ntrain\ta railway train\nc\tc\n')
+    ds = LabelledImageDataset(class_texts=dict(file=str(tsv)),
+                              data_root=str(data), ann_file='meta/train.txt',
+                              data_prefix='', lazy_init=False)
+    assert ds.get_gt_labels().tolist() == [0, 1, 2]
+    # one label per folder: the folder is a class folder and is checked
+    (data / 'meta' / 'train.txt').write_text('train/0.jpg 0\n')
+    with pytest.raises(ValueError, match="folder 'train' is class 1"):
+        LabelledImageDataset(class_texts=dict(file=str(tsv)),
+                             data_root=str(data), ann_file='meta/train.txt',
+                             data_prefix='')
+
+
 def test_duplicate_classes_are_refused(tmp_path):
     kwargs = _classes_and_labels(tmp_path, ['a', 'b', 'c', 'B'])
     with pytest.raises(ValueError, match="appear twice: .*repeats 'B'"):

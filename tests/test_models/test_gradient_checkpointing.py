@@ -1,10 +1,4 @@
 """Gradient checkpointing of both towers: same gradients, less memory."""
-import json
-import os
-import os.path as osp
-import subprocess
-import sys
-
 import torch
 from mmpretrain.structures import DataSample
 
@@ -12,7 +6,6 @@ import icar_mm  # noqa: F401
 from icar_mm.registry import MODELS
 from tiny_models import TINY_TEXT
 
-from repo_paths import REPO_ROOT as REPO  # noqa: E402
 CLASSES = ['red circle', 'blue square', 'green triangle', 'yellow star']
 
 
@@ -78,37 +71,34 @@ def test_checkpointing_both_towers_gives_identical_gradients():
             g_ckpt[name], g_plain[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-PEAK_SCRIPT = '''
-import json, sys, torch
-sys.path[:0] = [sys.argv[2], sys.argv[3]]
-torch.set_num_threads(1)
-import test_gradient_checkpointing as t
-model = t.build(sys.argv[1] == "1", base_channels=32)
-inputs, samples = t.batch(32, 160)
+def saved_activation_mb(with_cp: bool) -> float:
+    """Megabytes the forward pass keeps for the backward pass.
 
-def status_kb(key):
-    with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith(key))
+    Counted with saved-tensor hooks: each distinct storage saved for
+    backward outside a checkpointed segment (a checkpointed segment keeps
+    only its inputs and recomputes the rest). This is the memory
+    checkpointing trades for compute, measured exactly rather than through
+    the process's resident size (which the allocator blurs).
+    """
+    model = build(with_cp, base_channels=32)
+    inputs, samples = batch(16, 96)
+    model.train()
+    storages = {}
 
-# reset the peak (VmHWM) to the current RSS, so imports do not count
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = status_kb("VmRSS:")
-t.grads(model, inputs, samples)
-print(json.dumps((status_kb("VmHWM:") - before) / 1024.))
-'''
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
 
-
-def peak_mb(with_cp: bool) -> float:
-    proc = subprocess.run(
-        [sys.executable, '-c', PEAK_SCRIPT, '1' if with_cp else '0',
-         osp.dirname(osp.abspath(__file__)), osp.join(REPO, 'tests')],
-        env=dict(os.environ, PYTHONPATH=REPO),
-        capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        losses = model.loss(inputs, samples)
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    return sum(n for ptr, n in storages.items()
+               if ptr not in params) / 2**20
 
 
-def test_checkpointing_lowers_peak_memory():
-    plain, ckpt = peak_mb(False), peak_mb(True)
-    assert ckpt < 0.9 * plain, (plain, ckpt)
+def test_checkpointing_lowers_saved_activations():
+    plain, ckpt = saved_activation_mb(False), saved_activation_mb(True)
+    # 65 -> 37 MB here: the stem, the stage inputs and the heads remain
+    assert ckpt < 0.75 * plain, (plain, ckpt)
