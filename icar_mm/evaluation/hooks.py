@@ -88,7 +88,9 @@ class ZeroShotEvalHook(Hook):
         return sets
 
     @torch.no_grad()
-    def evaluate(self, runner) -> Dict[str, float]:
+    def evaluate(self, runner, step: int) -> Dict[str, float]:
+        """Score every set; ``step`` is the iteration (or epoch) the
+        weights have completed."""
         from .zero_shot import zero_shot_metrics
         if self._sets is None:
             self._sets = self._build(runner)
@@ -103,7 +105,6 @@ class ZeroShotEvalHook(Hook):
                                         s['vocabulary'], s['protocol'])
             out[f"zero-shot/{s['name']}"] = metrics['score']
         model.train(was_training)
-        step = runner.epoch if self.by_epoch else runner.iter
         for k, v in out.items():
             runner.message_hub.update_scalar(k, v)
         runner.visualizer.add_scalars(out, step=step)
@@ -112,21 +113,22 @@ class ZeroShotEvalHook(Hook):
         self.history.append(dict(out, step=step))
         return out
 
+    # the loops count an iteration (epoch) as done after these hooks
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         if not self.by_epoch and self.every_n_train_iters(
                 runner, self.interval):
-            self.evaluate(runner)
+            self.evaluate(runner, runner.iter + 1)
 
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and self.every_n_epochs(runner, self.interval):
-            self.evaluate(runner)
+            self.evaluate(runner, runner.epoch + 1)
 
     def after_train(self, runner) -> None:
-        if self.at_end and not (self.history and self.history[-1]['step']
-                                == (runner.epoch if self.by_epoch else
-                                    runner.iter)):
-            self.evaluate(runner)
+        step = runner.epoch if self.by_epoch else runner.iter
+        if self.at_end and not (self.history
+                                and self.history[-1]['step'] == step):
+            self.evaluate(runner, step)
 
 
 @HOOKS.register_module()

@@ -108,7 +108,7 @@ def test_zero_shot_metric_as_test_evaluator_and_hook(trained):
         dict(name='heldout', dataset=cfg.test_dataloader.dataset,
              vocabulary=cfg.heldout_vocabularies.heldout)
     ], interval=1)
-    out = hook.evaluate(runner)
+    out = hook.evaluate(runner, runner.iter)
     assert out['zero-shot/heldout'] == pytest.approx(
         own['heldout/accuracy/top1'], abs=1e-6)
     assert runner.message_hub.get_scalar('zero-shot/heldout').current() \
