@@ -1,5 +1,5 @@
 """The iCAR model: one backbone, classification and image-text alignment."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -11,6 +11,8 @@ from icar_mm.registry import MODELS
 from .text.text_classifier import TextClassifier
 from .utils.feature_cache import feature_cache_step, split_streams
 from .utils.hf_checkpoint import read_hf_tensors
+from .utils.layer_groups import (LayerGroups, backbone_layer_groups,
+                                 check_partition, lock_top_unlocked)
 
 Streams = Dict[str, Optional[torch.Tensor]]
 
@@ -84,6 +86,15 @@ class ICAR(BaseModel):
             ``logit_scale`` initialises the scale of ``itc_loss`` and of
             the zero-shot classifier of a model without text head.
             Defaults to None.
+        lock_image_unlocked_groups (int, optional): Freeze the image tower
+            (backbone, then ``visual_proj``) but its top this many layer
+            groups (OpenCLIP's ``--lock-image-unlocked-groups``; 0 freezes
+            it all; see :meth:`layer_groups`). Batch-norm statistics still
+            update: set the backbone's ``norm_eval=True`` for that.
+            Defaults to None (nothing frozen).
+        lock_text_unlocked_layers (int, optional): The same for the text
+            tower (embeddings, layers, projection; OpenCLIP's
+            ``--lock-text-unlocked-layers``). Defaults to None.
         accum_freq (int): Feature-cache gradient accumulation: split each
             batch into this many micro-batches and get the gradients of the
             full batch (contrastive loss over all of it) with the
@@ -107,6 +118,8 @@ class ICAR(BaseModel):
                  cls_on_projection: bool = True,
                  vocabulary: Optional[Dict] = None,
                  init_from_clip: Optional[str] = None,
+                 lock_image_unlocked_groups: Optional[int] = None,
+                 lock_text_unlocked_layers: Optional[int] = None,
                  accum_freq: int = 1,
                  data_preprocessor: Optional[Dict] = None,
                  init_cfg: Optional[Dict] = None) -> None:
@@ -164,6 +177,8 @@ class ICAR(BaseModel):
         if accum_freq < 1:
             raise ValueError(f'accum_freq must be >= 1, got {accum_freq}.')
         self.accum_freq = accum_freq
+        self._lock_towers(lock_image_unlocked_groups,
+                          lock_text_unlocked_layers)
 
     def _clip_tensors(self, init_from_clip: Optional[str],
                       embed_dim: int) -> Dict[str, torch.Tensor]:
@@ -188,6 +203,62 @@ class ICAR(BaseModel):
                 f'{expected}: set model.embed_dim and model.feat_channels '
                 'to CLIP\'s (and neck=None).')
         return clip
+
+    def layer_groups(self) -> Dict[str, LayerGroups]:
+        """The towers' parameter names in layer groups, bottom to top.
+
+        ``'image'``: the backbone's groups (the neck's parameters with its
+        top one), then ``visual_proj``; ``'text'`` (with a text encoder):
+        embeddings, transformer layers, projection. Used by the locking
+        options and by :meth:`get_layer_depth`.
+        """
+        image = backbone_layer_groups(self.backbone)
+        if self.neck is not None:
+            image[-1] += [f'neck.{n}' for n, _ in
+                          self.neck.named_parameters()]
+        if self.visual_proj is not None:
+            image.append(['visual_proj.weight'])
+        check_partition(self.backbone, [
+            [n for n in g if n.startswith('backbone.')] for g in image
+        ], 'backbone.')
+        groups = dict(image=image)
+        if self.text_encoder is not None:
+            groups['text'] = [['text_encoder.' + n for n in g]
+                              for g in self.text_encoder.layer_groups()]
+            check_partition(self.text_encoder, groups['text'],
+                            'text_encoder.')
+        return groups
+
+    def get_layer_depth(self, param_name: str) -> Tuple[int, int]:
+        """``(layer_id, max_id)`` of a parameter for mmpretrain's
+        ``LearningRateDecayOptimWrapperConstructor``.
+
+        Each tower decays from its own top group (learning rate x 1) down to
+        its embeddings (x ``layer_decay_rate ** (groups - 1)``); everything
+        else (heads, temperatures) trains at the base rate.
+        """
+        if self._layer_depths is None:
+            self._layer_depths = {
+                name: (i, len(groups))
+                for groups in self.layer_groups().values()
+                for i, group in enumerate(groups) for name in group
+            }
+        return self._layer_depths.get(param_name, (0, 1))
+
+    def _lock_towers(self, image_unlocked: Optional[int],
+                     text_unlocked: Optional[int]) -> None:
+        self._layer_depths = None
+        if image_unlocked is None and text_unlocked is None:
+            return
+        groups = self.layer_groups()
+        if image_unlocked is not None:
+            lock_top_unlocked(self, groups['image'], image_unlocked,
+                              'image')
+        if text_unlocked is not None:
+            if 'text' not in groups:
+                raise ValueError('lock_text_unlocked_layers needs a text '
+                                 'encoder; this model has none.')
+            lock_top_unlocked(self, groups['text'], text_unlocked, 'text')
 
     def _bind_text_classifier(self) -> Optional[TextClassifier]:
         """Find (or make) the text classifier and give it the text encoder.

@@ -1,11 +1,12 @@
 """CLIP's image tower (transformers' ``CLIPVisionModel``) as a backbone."""
 import os.path as osp
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from icar_mm.models.utils.layer_groups import transformer_layer_groups
 from icar_mm.registry import MODELS
 from icar_mm.utils.pretrained import resolve_pretrained
 
@@ -87,6 +88,20 @@ class HFCLIPVisionBackbone(BaseModule):
     def out_channels(self) -> int:
         """Channels of the pooled feature (``hidden_size``)."""
         return self.model.config.hidden_size
+
+    def layer_groups(self) -> List[List[str]]:
+        """Parameter names bottom to top: the patch and position embeddings
+        with ``pre_layrnorm``, each encoder layer (the last with
+        ``post_layernorm``), as OpenCLIP's ``VisionTransformer.lock``."""
+        vision = self.model.vision_model
+        groups = transformer_layer_groups(vision, vision.embeddings,
+                                          vision.encoder.layers)
+        # pre_layrnorm sits between the embeddings and the first layer
+        top = groups[-1]
+        pre = [n for n in top if n.startswith('pre_layrnorm.')]
+        groups[0] += pre
+        groups[-1] = [n for n in top if n not in pre]
+        return [['model.vision_model.' + n for n in g] for g in groups]
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
         """``(N, 3, H, W)`` normalised images -> ``((N, hidden_size), )``."""

@@ -14,6 +14,7 @@ from mmengine.model import BaseModule
 
 from icar_mm.class_texts.byte_tokenizer import ByteTokenizer
 from icar_mm.class_texts.tokens import TextTokenizer, length_buckets, pad_ids
+from icar_mm.models.utils.layer_groups import transformer_layer_groups
 from icar_mm.registry import MODELS
 from icar_mm.utils.pretrained import resolve_pretrained
 from ..utils.hf_checkpoint import read_hf_tensors
@@ -357,6 +358,15 @@ class TextEncoder(BaseModule):
             if isinstance(embeddings, nn.Module):
                 return embeddings
         return None
+
+    def layer_groups(self) -> List[List[str]]:
+        """Parameter names bottom to top: the embeddings, each transformer
+        layer (the last with the final norm), the projection (OpenCLIP's
+        text-tower groups; see :mod:`icar_mm.models.utils.layer_groups`)."""
+        groups = transformer_layer_groups(self.model, self._embeddings(),
+                                          self._transformer_layers())
+        return [['model.' + n for n in g]
+                for g in groups] + [['proj.weight']]
 
     @staticmethod
     def tokenizer_of(cfg: Dict) -> tuple:
