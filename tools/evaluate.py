@@ -22,6 +22,19 @@ Image-text retrieval (Karpathy split JSON)::
     python tools/evaluate.py retrieval CONFIG CHECKPOINT \\
         --ann-file data/coco/dataset_coco.json --image-root data/coco
 
+WiSE-FT (Wortsman et al.): the interpolations between the weights a
+fine-tuning run started from and the fine-tuned ones, each evaluated on the
+config's validation (the fine-tuning classes, the model's head) and
+zero-shot (held-out vocabularies)::
+
+    python tools/evaluate.py wise-ft FT_CONFIG FT_CHECKPOINT \\
+        --zero-shot ZERO_SHOT_CHECKPOINT --alphas 0 0.25 0.5 0.75 1 \\
+        --datasets config --out-dir OUT
+
+writes OUT/wise_ft.{json,md,png}. Without --zero-shot the start is the
+config's load_from, else the model the config builds (a CLIP from its
+Hugging Face directory).
+
 Pseudo-datasets: ``config`` (the config's own test set and vocabularies,
 i.e. what training's validation reports) and ``synthetic_world``.
 
@@ -207,6 +220,44 @@ def report_linear_probe(results: Dict, out_dir: str) -> str:
     return table
 
 
+def wise_ft_table(results: Dict) -> str:
+    """Markdown: one row per alpha, seen metrics then zero-shot scores."""
+    rows = results['rows']
+    seen_keys = list(rows[0].get('seen') or {})
+    zs_keys = [(d, v) for d, scores in rows[0]['zero_shot'].items()
+               for v in scores]
+    head = ['alpha'] + [f'seen {k}' for k in seen_keys] + [
+        f'zero-shot {d} ({v})' for d, v in zs_keys]
+    lines = ['| ' + ' | '.join(head) + ' |',
+             '|' + '|'.join([' ---: '] * len(head)) + '|']
+    for r in rows:
+        cells = [f"{r['alpha']:.2f}"] + [
+            _fmt(r['seen'][k]) for k in seen_keys
+        ] + [_fmt(r['zero_shot'][d].get(v)) for d, v in zs_keys]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def plot_wise_ft(results: Dict, path: str) -> str:
+    """Zero-shot (mean, per vocabulary) against seen accuracy along alpha."""
+    plt = _pyplot()
+    rows = results['rows']
+    seen_key = next(iter(rows[0].get('seen') or {}), None)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for vocab in rows[0]['zero_shot_mean']:
+        xs = [r['seen'][seen_key] if seen_key else r['alpha'] for r in rows]
+        ys = [r['zero_shot_mean'][vocab] for r in rows]
+        ax.plot(xs, ys, 'o-', label=vocab)
+        for x, y, r in zip(xs, ys, rows):
+            ax.annotate(f"{r['alpha']:g}", (x, y), fontsize=7,
+                        textcoords='offset points', xytext=(3, 3))
+    ax.set_xlabel(f'seen {seen_key}' if seen_key else 'alpha')
+    ax.set_ylabel('zero-shot (mean)')
+    ax.set_title('WiSE-FT: zero-shot -> fine-tuned (alpha)')
+    ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='task', required=True)
@@ -255,6 +306,21 @@ def parse_args(argv=None):
                     help='feature cache (default OUT_DIR/feature_cache)')
     lp.add_argument('--max-iter', type=int, default=1000)
 
+    wf = sub.add_parser('wise-ft', help='WiSE-FT interpolation curve')
+    common(wf)
+    with_data(wf)
+    wf.set_defaults(datasets=['config'])
+    wf.add_argument('--zero-shot', default=None, metavar='CHECKPOINT',
+                    help='the checkpoint fine-tuning started from (default: '
+                    'the config\'s load_from, else the model the config '
+                    'builds, e.g. a CLIP from its directory)')
+    wf.add_argument('--alphas', type=float, nargs='+',
+                    default=[0., .25, .5, .75, 1.])
+    wf.add_argument('--descriptions', default=None,
+                    help='as for zero-shot (benchmark datasets)')
+    wf.add_argument('--no-seen', action='store_true',
+                    help='skip the config\'s validation (seen classes)')
+
     rt = sub.add_parser('retrieval', help='image-text retrieval R@1/5/10')
     common(rt)
     rt.add_argument('--ann-file', required=True,
@@ -268,6 +334,24 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     from icar_mm.apis import init_model
     from icar_mm import evaluation as ev
+    if args.task == 'wise-ft':
+        from mmengine.config import Config
+        from icar_mm.apis import wise_ft_curve
+        cfg = Config.fromfile(args.config)
+        cfg.merge_from_dict(args.cfg_options or {})
+        results = wise_ft_curve(
+            cfg, args.zero_shot, args.checkpoint, args.alphas,
+            datasets=args.datasets, data_root=args.data_root,
+            seen=not args.no_seen, image_size=args.image_size,
+            descriptions=args.descriptions, dataset_dirs=args.dataset_dir,
+            batch_size=args.batch_size, num_workers=args.num_workers)
+        table = wise_ft_table(results)
+        results['files'] = write_results(results, args.out_dir, 'wise_ft',
+                                         table)
+        results['files']['plot'] = plot_wise_ft(
+            results, osp.join(args.out_dir, 'wise_ft.png'))
+        print(table)
+        return results
     model = init_model(args.config, args.checkpoint, args.device,
                        args.cfg_options)
     cfg = model.cfg

@@ -14,8 +14,8 @@ Importing it registers the benchmark datasets
 (:mod:`icar_mm.datasets.benchmarks`).
 """
 from icar_mm.datasets import benchmarks  # noqa: F401  (registration)
-from .benchmark import (evaluate_linear_probe, evaluate_zero_shot,
-                        vocabularies)
+from .benchmark import (evaluate_linear_probe, evaluate_val_metrics,
+                        evaluate_zero_shot, vocabularies)
 from .features import FeatureCache, extract_features
 from .functional import (classification_metrics, mean_per_class_accuracy,
                          retrieval_recall, topk_accuracy,
@@ -30,7 +30,8 @@ from .retrieval import evaluate_retrieval
 from .zero_shot import zero_shot_logits, zero_shot_metrics
 
 __all__ = [
-    'evaluate_linear_probe', 'evaluate_zero_shot', 'vocabularies',
+    'evaluate_linear_probe', 'evaluate_val_metrics', 'evaluate_zero_shot',
+    'vocabularies',
     'FeatureCache', 'extract_features', 'classification_metrics',
     'mean_per_class_accuracy', 'retrieval_recall', 'topk_accuracy',
     'voc11_average_precision', 'voc11_mean_average_precision',

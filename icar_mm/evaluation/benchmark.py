@@ -19,12 +19,13 @@ import copy
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 from mmengine.config import Config
 
 from icar_mm.class_texts import (ClassTextBank, benchmark_class_texts,
                                  build_class_text_bank)
 from icar_mm.datasets.benchmarks import BenchmarkSpec, resolve_benchmarks
-from icar_mm.registry import DATASETS
+from icar_mm.registry import DATASETS, METRICS
 from .features import (FeatureCache, build_dataloader, extract_features,
                        model_fingerprint)
 from .linear_probe import few_shot_evaluate, linear_probe, split_validation
@@ -140,6 +141,30 @@ def _evaluate_config(model, cfg: Config) -> Dict:
                                          'top1')['top1']
     return dict(title='config test set', metric='top1', status='ok',
                 num_images=len(dataset), scores=scores)
+
+
+@torch.no_grad()
+def evaluate_val_metrics(model, cfg: Config) -> Dict[str, float]:
+    """The metrics of the config's own validation: ``cfg.val_dataloader``
+    through ``model.val_step`` into ``cfg.val_evaluator``, as mmengine's
+    ``ValLoop`` computes them (one process). For a fine-tuning config, the
+    accuracy on its (seen) classes with the model's own head."""
+    from mmengine.evaluator import Evaluator
+    from mmengine.runner import Runner
+    loader_cfg = copy.deepcopy(cfg.val_dataloader)
+    loader_cfg['dataset'] = DATASETS.build(loader_cfg['dataset'])
+    loader = Runner.build_dataloader(loader_cfg)
+    metrics = cfg.val_evaluator
+    metrics = metrics if isinstance(metrics, (list, tuple)) else [metrics]
+    evaluator = Evaluator([METRICS.build(copy.deepcopy(m)) for m in metrics])
+    evaluator.dataset_meta = getattr(loader.dataset, 'metainfo', None)
+    was_training = model.training
+    model.eval()
+    for batch in loader:
+        evaluator.process(data_samples=model.val_step(batch),
+                          data_batch=batch)
+    model.train(was_training)
+    return evaluator.evaluate(len(loader.dataset))
 
 
 def evaluate_zero_shot(model,

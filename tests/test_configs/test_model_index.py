@@ -185,6 +185,31 @@ def test_ablation_results_are_the_reported_ones():
         assert got == want, variant
 
 
+def test_finetune_clip_results_are_the_reported_ones():
+    """The metafile's figures are docs/finetune_clip/finetune_clip.json's
+    (the start is alpha 0 of the WiSE-FT curve, each arm alpha 1)."""
+    res = _load_yaml_json('docs/finetune_clip/finetune_clip.json')
+    meta = _load_yaml(
+        osp.join(REPO_ROOT, 'configs/finetune_clip/metafile.yml'))
+    first = next(iter(res['arms'].values()))
+    want = {'clip_resnet18-minilm_1xb32_synthetic-world': first['mean']['0']}
+    want.update({osp.basename(a['config'])[:-3]: a['mean']['1']
+                 for a in res['arms'].values()})
+    got = {m['Name']: {(r['Task'], k): v for r in m['Results']
+                       for k, v in r['Metrics'].items()}
+           for m in meta['Models'] if m['Results']}
+    assert set(got) == set(want)
+    for name, m in want.items():
+        assert got[name] == {
+            ('Image Classification', 'Top 1 Accuracy'): round(m['seen'], 1),
+            ('Zero-shot Image Classification',
+             'Top 1 Accuracy (names + descriptions)'): round(
+                 m['heldout'], 1),
+            ('Zero-shot Image Classification', 'Top 1 Accuracy (names)'):
+            round(m['heldout_names'], 1)
+        }, name
+
+
 def _load_yaml_json(rel):
     with open(osp.join(REPO_ROOT, rel), encoding='utf-8') as f:
         return json.load(f)

@@ -1,0 +1,14 @@
+# The "pretrained CLIP" of the synthetic world: the ablation's CLIP-only
+# baseline (configs/ablation/clip.py: ResNet-18 + MiniLM, image-text
+# alignment on captions of all 36 classes, no labels), with its weights
+# saved at the end. The fine-tuning configs of this folder start from it:
+#   python tools/train.py THIS_FILE --work-dir work_dirs/finetune_clip/clip
+_base_ = '../ablation/clip.py'
+
+default_hooks = dict(
+    checkpoint=dict(
+        _delete_=True,
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=400,
+        max_keep_ckpts=1))
