@@ -9,9 +9,11 @@ random flips); iterations after the first compare the updated weights.
 """
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
+import pytest
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
@@ -212,3 +214,11 @@ def test_dist_train_sh_runs_two_cpu_processes(tmp_path):
     assert proc.returncode == 0, log[-3000:]
     assert 'Iter(train) [2/2]' in log and 'heldout/accuracy/top1' in log
     assert 'on CPUs over gloo' in log
+    # the run's summary, printed once (by rank 0), with the logged figure
+    assert log.count('Run finished: ') == 1, log[-3000:]
+    logged = re.findall(r'heldout/accuracy/top1: ([0-9.]+)', log)[-1]
+    shown = re.search(r'name \+ description +([0-9.]+) +'
+                      r'\[heldout/accuracy/top1\]', log).group(1)
+    assert float(shown) == pytest.approx(float(logged), abs=0.01)
+    assert f"Checkpoint: {tmp_path / 'iter_2.pth'}" in log
+    assert 'tools/evaluate.py zero-shot ' + DEMO in log
