@@ -122,6 +122,51 @@ def text_tower(text: str) -> Tuple[str, str]:
     return text, label
 
 
+#: icar_mm 0.1's text path ('old': each step tokenizes its texts and pads
+#: them to the longest) and today's ('new': class texts tokenized once,
+#: captions tokenized by the data pipeline, texts grouped by length)
+TEXT_PATHS = {
+    'old': dict(encoder=dict(bucket_by_length=False),
+                classifier=dict(cache_tokens=False),
+                captions_tokenized_by_loader=False),
+    'new': dict(encoder=dict(), classifier=dict(),
+                captions_tokenized_by_loader=True),
+}
+
+
+class TokenizerTimer:
+    """Counts and times every tokenization of this process (all go
+    through :class:`~icar_mm.class_texts.tokens.TextTokenizer`)."""
+
+    def __init__(self) -> None:
+        import time
+
+        from icar_mm.class_texts.tokens import TextTokenizer
+        self.calls, self.seconds = 0, 0.
+        call = TextTokenizer.__call__
+        timer = self
+
+        def timed(tokenizer, texts):
+            start = time.perf_counter()
+            try:
+                return call(tokenizer, texts)
+            finally:
+                timer.calls += 1
+                timer.seconds += time.perf_counter() - start
+
+        TextTokenizer.__call__ = timed
+
+    def reset(self) -> None:
+        self.calls, self.seconds = 0, 0.
+
+
+def padding_efficiency(encoder) -> Optional[float]:
+    """Real tokens / token slots the text model processed (since the
+    encoder's ``token_counts`` were last reset)."""
+    counts = encoder.token_counts
+    return counts['real'] / counts['slots'] if counts['slots'] else None
+
+
 def parse_or_work(parser: argparse.ArgumentParser,
                   worker: Callable[[argparse.Namespace], Dict]
                   ) -> Optional[argparse.Namespace]:

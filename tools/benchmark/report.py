@@ -30,73 +30,109 @@ def _row(bench, measured, ratio, goal, detail) -> str:
     return f'| {bench} | {measured} | {ratio} | {goal} | {detail} |'
 
 
+def _paths(new: Dict, old: Dict, key: str, fmt: str) -> str:
+    """``new`` vs ``old`` figures of one key (icar_mm 0.1's text path)."""
+    return f'{fmt.format(new[key])} (old path {fmt.format(old[key])})'
+
+
 def rows() -> List[str]:
     out = []
     r = _load('train_step')
     if r:
-        res, s = r['results'], r['setup']
+        res, s, q = r['results'], r['setup'], r['ratios']
         setup = (f"{s['image_tower']}, {s['text_tower']}, batch {s['batch']} "
                  f"at {s['image_size']} px, median of {s['rounds']} rounds")
+        clip, clip_old = res['icar_clip/new'], res['icar_clip/old']
         out.append(_row(
             '1. training step (`train_step.py`)', 'CLIP-only vs OpenCLIP, '
-            'images/s', f"{r['ratios']['icar_clip_vs_open_clip_speed']:.2f}x",
-            '>= 0.95x', f"{res['icar_clip']['images_per_s']:.1f} vs "
-            f"{res['open_clip']['images_per_s']:.1f} img/s; peak "
-            f"{res['icar_clip']['peak_mb']:.0f} vs "
-            f"{res['open_clip']['peak_mb']:.0f} MB; {setup}"))
+            'images/s', f"{q['icar_clip/new_vs_open_clip_speed']:.2f}x",
+            '>= 0.95x', f"{clip['images_per_s']:.1f} vs "
+            f"{res['open_clip']['images_per_s']:.1f} img/s (old path "
+            f"{q['icar_clip/old_vs_open_clip_speed']:.2f}x); peak "
+            f"{clip['peak_mb']:.0f} vs {res['open_clip']['peak_mb']:.0f} MB; "
+            f'{setup}'))
+        icar, icar_old = res['icar/new'], res['icar/old']
         out.append(_row(
             '', f"iCAR ({s['icar_classes']} described classes) vs CLIP-only",
-            f"{r['ratios']['icar_vs_icar_clip_speed']:.2f}x", 'reported',
-            f"{res['icar']['images_per_s']:.1f} img/s, peak "
-            f"{res['icar']['peak_mb']:.0f} MB: the text encoder also runs "
-            f"forward + backward over {s['icar_classes']} class texts each "
-            'step'))
-        if 'icar_subsampled' in res:
+            f"{q['icar/new_vs_icar_clip/new_speed']:.2f}x", '>= 0.5x',
+            f"{icar['images_per_s']:.1f} img/s, peak {icar['peak_mb']:.0f} "
+            f"MB (old path {q['icar/old_vs_icar_clip/old_speed']:.2f}x, "
+            f"{icar_old['images_per_s']:.1f} img/s); class branch forward "
+            + _paths(icar, icar_old, 'class_branch_forward_s', '{:.3f} s')))
+        out.append(_row(
+            '', 'tokenizer in the training process, per step',
+            f"{icar['tokenizer_calls_per_step']:.0f} calls", '0 calls',
+            'iCAR ' + _paths(icar, icar_old, 'tokenizer_ms_per_step',
+                             '{:.1f} ms') + '; CLIP-only ' +
+            _paths(clip, clip_old, 'tokenizer_ms_per_step', '{:.1f} ms')))
+        out.append(_row(
+            '', 'padding efficiency of the text model (iCAR step)',
+            f"{icar['padding_efficiency']:.2f}", '>= 0.9',
+            f"old path {icar_old['padding_efficiency']:.2f}; attention "
+            f"{icar['attn_implementation']}"))
+        if 'icar_subsampled/new' in res:
+            sub = res['icar_subsampled/new']
             out.append(_row(
                 '', f"iCAR, class subsampling (batch's classes + "
                 f"{s['icar_negatives']} negatives) vs CLIP-only",
-                f"{r['ratios']['icar_subsampled_vs_icar_clip_speed']:.2f}x",
-                'reported', f"{res['icar_subsampled']['images_per_s']:.1f} "
-                f"img/s, peak {res['icar_subsampled']['peak_mb']:.0f} MB"))
+                f"{q['icar_subsampled/new_vs_icar_clip/new_speed']:.2f}x",
+                'reported', f"{sub['images_per_s']:.1f} img/s, peak "
+                f"{sub['peak_mb']:.0f} MB"))
     r = _load('text_classifier_cost')
     if r:
-        res = r['results']
+        res, q = r['results'], r['ratios']
+        first = True
         for n in (1000, 21841):
-            full, shard, sub = (res.get(f'{m}/{n}') for m in
-                                ('full', 'sharded', 'subsampled'))
-            if not (full and shard and sub):
-                continue
+            for mode in ('full', 'sharded'):
+                new, old = res.get(f'new/{mode}/{n}'), res.get(
+                    f'old/{mode}/{n}')
+                if not (new and old):
+                    continue
+                goal = '<= 0.4x time, <= 1x memory' if (
+                    n == 21841 and mode == 'full') else 'reported'
+                out.append(_row(
+                    '2. text classifier vs classes '
+                    '(`text_classifier_cost.py`)' if first else '',
+                    f'{n:,} classes, {mode}'
+                    + (' over 2 ranks' if mode == 'sharded' else '') +
+                    ': new vs old path, time / memory',
+                    f"{q[f'new_vs_old_time/{mode}/{n}']:.2f}x / "
+                    f"{q[f'new_vs_old_memory/{mode}/{n}']:.2f}x", goal,
+                    f"{new['seconds']:.2f} vs {old['seconds']:.2f} s per "
+                    f"step; peak {new['process_peak_mb']:.0f} vs "
+                    f"{old['process_peak_mb']:.0f} MB per rank (steps "
+                    f"{new['step_peak_mb']:.0f} vs {old['step_peak_mb']:.0f}"
+                    f" MB); padding "
+                    f"{new['padding_efficiency']:.2f} vs "
+                    f"{old['padding_efficiency']:.2f}; tokenizer "
+                    f"{new['tokenizer_ms_per_step']:.0f} vs "
+                    f"{old['tokenizer_ms_per_step']:.0f} ms per step; token "
+                    f"cache {new['token_cache_mb']:.0f} MB, filled in the "
+                    f"first step ({new['warmup_seconds']:.0f} s)"))
+                first = False
+        sub = res.get('new/subsampled/21841')
+        if sub:
             out.append(_row(
-                '2. text classifier vs classes (`text_classifier_cost.py`)'
-                if n == 1000 else '', f'{n:,} classes: sharded over 2 ranks '
-                '/ subsampled vs full, memory',
-                f"{shard['peak_growth_mb'] / full['peak_growth_mb']:.2f}x / "
-                f"{sub['peak_growth_mb'] / full['peak_growth_mb']:.2f}x",
-                'reported', f"+{full['peak_growth_mb']:.0f} / "
-                f"+{shard['peak_growth_mb']:.0f} / "
-                f"+{sub['peak_growth_mb']:.0f} MB per rank; "
-                f"{full['seconds']:.2f} / {shard['seconds']:.2f} / "
-                f"{sub['seconds']:.2f} s per step"))
-        ratio = r['ratios'].get('subsampled_memory_largest_vs_smallest_count')
-        if ratio is not None:
-            out.append(_row(
-                '', 'subsampled memory, 21,841 vs 1,000 classes',
-                f'{ratio:.2f}x', '~1x (independent of the class count)',
-                f"K = {r['setup']['negatives']} negatives + the batch's "
-                'classes'))
+                '', "21,841 classes, subsampled (batch's classes + "
+                f"{r['setup']['negatives']} negatives) vs full, time",
+                f"{q['new/subsampled_vs_full_time/21841']:.2f}x",
+                'reported', f"{sub['seconds']:.2f} s per step"))
     r = _load('zero_shot_eval')
     if r:
-        res, s = r['results'], r['setup']
+        res, s, q = r['results'], r['setup'], r['ratios']
+        new, old = res['icar_mm/new'], res['icar_mm/old']
         out.append(_row(
             '3. zero-shot evaluation (`zero_shot_eval.py`)',
             f"ours vs OpenCLIP `build_zero_shot_classifier`, "
             f"{s['classes']:,} classes x {s['templates']} templates + "
             f"{s['images']:,} images",
-            f"{r['ratios']['icar_mm_vs_open_clip_speed']:.2f}x", '>= 1.0x',
-            f"{res['icar_mm']['seconds']:.1f} vs "
-            f"{res['open_clip']['seconds']:.1f} s (same weights, min cosine "
-            f"{r['min_cosine_between_class_weights']:.4f}); ours pads to the "
-            'longest text, OpenCLIP to 77 tokens'))
+            f"{q['icar_mm/new_vs_open_clip_speed']:.2f}x", '>= 1.0x',
+            f"{new['seconds']:.1f} vs {res['open_clip']['seconds']:.1f} s "
+            f"(old path {old['seconds']:.1f} s, "
+            f"{q['icar_mm/old_vs_open_clip_speed']:.2f}x; same weights, min "
+            f"cosine {r['min_cosine_between_class_weights']:.4f}); padding "
+            f"{new['padding_efficiency']:.2f} vs old "
+            f"{old['padding_efficiency']:.2f}, OpenCLIP pads to 77 tokens"))
     r = _load('contrastive_loss_memory')
     if r:
         res = r['results']
