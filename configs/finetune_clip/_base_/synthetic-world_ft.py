@@ -37,35 +37,28 @@ default_hooks = dict(
         max_keep_ckpts=1),
     logger=dict(interval=20))
 
-# seen classes: 20 independent images per class, the model's own head
-val_dataloader = dict(
+# the evaluation loaders: 100 images a batch, in order
+eval_loader = dict(
     _delete_=True,
     batch_size=100,
     num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='SyntheticWorldClsDataset',
-        split='val',
-        num_per_class=20,
-        world={{_base_.world}},
-        seed=0,
-        pipeline={{_base_.test_pipeline}}))
+    sampler=dict(type='DefaultSampler', shuffle=False))
+eval_set = dict(
+    type='SyntheticWorldClsDataset',
+    world={{_base_.world}},
+    pipeline={{_base_.test_pipeline}})
+
+# seen classes: 20 independent images per class, the model's own head
+val_dataloader = dict(
+    eval_loader,
+    dataset=dict(eval_set, split='val', num_per_class=20, seed=0))
 val_evaluator = dict(_delete_=True, type='Accuracy', topk=(1, ))
 val_cfg = dict(_delete_=True, type='ValLoop')
 
 # held-out compositions, zero-shot (as the demo validates)
 test_dataloader = dict(
-    _delete_=True,
-    batch_size=100,
-    num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='SyntheticWorldClsDataset',
-        split='heldout',
-        num_per_class=40,
-        world={{_base_.world}},
-        seed=2,
-        pipeline={{_base_.test_pipeline}}))
+    eval_loader,
+    dataset=dict(eval_set, split='heldout', num_per_class=40, seed=2))
 test_evaluator = dict(_delete_=True, type='Accuracy', topk=(1, ))
 test_cfg = dict(_delete_=True, type='ZeroShotTestLoop',
                 vocabularies={{_base_.heldout_vocabularies}})
