@@ -4,11 +4,8 @@
 # checkpoint for resuming).
 _base_ = './icar_clip-vit-b-32_1xb64_food101-ft.py'
 
-custom_hooks = [
-    dict(type='RandomStateHook'),
-    dict(type='CheckpointKeysHook'),
+# EMAHook's priority puts it before the zero-shot checks
+custom_hooks = _base_.custom_hooks + [
     dict(type='EMAHook', momentum=1e-3, update_buffers=True,
          priority='ABOVE_NORMAL'),
-    dict(type='ZeroShotEvalHook', interval=1000, batch_size=128,
-         sets={{_base_.zero_shot_sets}}),
 ]

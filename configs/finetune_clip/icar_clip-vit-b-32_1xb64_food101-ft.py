@@ -120,9 +120,7 @@ zero_shot_sets = [
               'fgvc_aircraft', 'dtd', 'oxford_pets', 'caltech101',
               'flowers102']
 ]
-custom_hooks = [
-    dict(type='RandomStateHook'),
-    dict(type='CheckpointKeysHook'),
+custom_hooks = _base_.custom_hooks + [
     dict(type='ZeroShotEvalHook', interval=1000, batch_size=128,
          sets=zero_shot_sets),
 ]

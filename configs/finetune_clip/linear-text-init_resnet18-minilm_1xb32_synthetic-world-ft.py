@@ -20,9 +20,7 @@ model = dict(
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         cal_acc=True))
 
-custom_hooks = [
-    dict(type='RandomStateHook'),
-    dict(type='CheckpointKeysHook'),
+custom_hooks = _base_.custom_hooks + [
     dict(type='TextInitClassifierHook',
          vocabulary={{_base_.model.cls_head.classifier.class_texts}},
          head_attr='cls_head.fc.weight',

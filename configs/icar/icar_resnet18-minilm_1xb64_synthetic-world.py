@@ -9,9 +9,7 @@ _base_ = [
 ]
 
 # the summary printed at the end of the run
-custom_hooks = [
-    dict(type='RandomStateHook'),
-    dict(type='CheckpointKeysHook'),
+custom_hooks = _base_.custom_hooks + [
     dict(
         type='RunSummaryHook',
         metrics={

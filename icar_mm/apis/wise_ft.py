@@ -168,7 +168,9 @@ def wise_ft_curve(cfg: Union[str, Config],
         if seen:
             row['seen'] = evaluate_val_metrics(model, cfg)
         zs = evaluate_zero_shot(model, data_root, datasets, cfg=cfg,
-                                logger=lambda m: None, **zero_shot_kwargs)
+                                # its notices (a set not found) once
+                                logger=(lambda m: None) if rows else log,
+                                **zero_shot_kwargs)
         row['zero_shot'] = {
             name: r['scores']
             for name, r in zs['datasets'].items() if r['status'] == 'ok'

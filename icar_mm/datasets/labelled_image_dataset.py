@@ -270,17 +270,16 @@ class LabelledImageDataset(SkipBadSamplesMixin, BaseDataset):
         Returns:
             list: One message per contradicting line.
         """
-        by_folder: Dict[str, set] = {}
-        for _, path, label in indexed:
-            folder = path.replace('\\', '/').rsplit('/', 1)
-            if len(folder) == 2:
-                by_folder.setdefault(folder[0], set()).add(label)
+        parents = [p.replace('\\', '/').rpartition('/')[0]
+                   for _, p, _ in indexed]
+        labels_in: Dict[str, set] = {}
+        for parent, (_, _, label) in zip(parents, indexed):
+            labels_in.setdefault(parent, set()).add(label)
         errors = []
-        for line_no, path, label in indexed:
-            parent = path.replace('\\', '/').rsplit('/', 1)
-            if len(parent) < 2 or len(by_folder[parent[0]]) != 1:
+        for parent, (line_no, path, label) in zip(parents, indexed):
+            if not parent or len(labels_in[parent]) != 1:
                 continue
-            name = parent[0].rsplit('/', 1)[-1]
+            name = parent.rpartition('/')[2]
             named = self._index.lookup(name)[0]
             if named is not None and named != label:
                 errors.append(

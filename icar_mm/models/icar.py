@@ -177,6 +177,7 @@ class ICAR(BaseModel):
         if accum_freq < 1:
             raise ValueError(f'accum_freq must be >= 1, got {accum_freq}.')
         self.accum_freq = accum_freq
+        self._layer_depths: Optional[Dict[str, Tuple[int, int]]] = None
         self._lock_towers(lock_image_unlocked_groups,
                           lock_text_unlocked_layers)
 
@@ -247,7 +248,6 @@ class ICAR(BaseModel):
 
     def _lock_towers(self, image_unlocked: Optional[int],
                      text_unlocked: Optional[int]) -> None:
-        self._layer_depths = None
         if image_unlocked is None and text_unlocked is None:
             return
         groups = self.layer_groups()

@@ -158,7 +158,7 @@ def _worker(args) -> dict:
     reset_peak_rss()
     timer.reset()
     stats['class_branch_s'] = 0.
-    encoder = getattr(locals().get('model'), 'text_encoder', None)
+    encoder = None if args.variant == 'open_clip' else model.text_encoder
     if encoder is not None:
         encoder.token_counts.update(real=0, slots=0)
     times = []

@@ -231,6 +231,7 @@ def update_readme(section: str) -> None:
     with open(path, 'w', encoding='utf-8') as f:
         f.write(text)
 
+
 FAMILY = osp.join(REPO_ROOT, 'configs', 'finetune_clip')
 ROW_START, ROW_END = '<!-- results:start -->', '<!-- results:end -->'
 FOOD101 = ('icar_clip-vit-b-32_1xb64_food101-ft',

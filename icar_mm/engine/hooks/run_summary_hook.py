@@ -19,23 +19,24 @@ class RunSummaryHook(Hook):
 
     Args:
         metrics (dict): ``metric key -> label`` of the validation metrics to
-            show, in order (e.g. ``{'heldout/accuracy/top1': 'zero-shot,
-            name + description'}``). A key the validation did not report is
-            shown as missing.
-        chance (float, optional): Chance level of those metrics, in their
-            unit (e.g. 10.0 for 10 classes in percent). Defaults to None.
+            show first, labelled, in order (e.g. ``{'heldout/accuracy/top1':
+            'zero-shot, name + description'}``). The other metrics the
+            validation reported follow under their own keys, so a config
+            that validates something else (inheriting this hook) shows what
+            it measured. Defaults to None (every metric by its key).
+        chance (float, optional): Chance level of the labelled metrics, in
+            their unit (e.g. 10.0 for 10 classes in percent); shown only
+            when one of them was reported. Defaults to None.
         next_commands (Sequence[str]): Commands to suggest. Defaults to ().
     """
 
     priority = 'LOWEST'
 
     def __init__(self,
-                 metrics: Dict[str, str],
+                 metrics: Optional[Dict[str, str]] = None,
                  chance: Optional[float] = None,
                  next_commands: Sequence[str] = ()) -> None:
-        if not metrics:
-            raise ValueError('RunSummaryHook needs at least one metric.')
-        self.metrics = dict(metrics)
+        self.metrics = dict(metrics or {})
         self.chance = chance
         self.next_commands = list(next_commands)
         self.last: Dict[str, float] = {}
@@ -48,15 +49,19 @@ class RunSummaryHook(Hook):
 
     def summary(self, runner) -> str:
         """The summary's text."""
-        width = max(len(label) for label in self.metrics.values())
+        labelled = [(self.metrics[k], k) for k in self.metrics
+                    if k in self.last]
+        # what a derived config validates instead (e.g. seen-class accuracy)
+        others = [(k, k) for k in self.last if k not in self.metrics]
+        rows = labelled + others
+        width = max([len(label) for label, _ in rows] + [6])
         when = (f' (validation after iteration {self.last_step})'
                 if self.last_step is not None else ' (no validation ran)')
         lines = ['', '=' * 72, f'Run finished: {runner.experiment_name}{when}']
-        for key, label in self.metrics.items():
-            value = self.last.get(key)
-            shown = f'{value:6.2f}' if value is not None else '  missing'
-            lines.append(f'  {label:<{width}}  {shown}   [{key}]')
-        if self.chance is not None:
+        for label, key in rows:
+            tag = f'   [{key}]' if label != key else ''
+            lines.append(f'  {label:<{width}}  {self.last[key]:6.2f}{tag}')
+        if labelled and self.chance is not None:
             lines.append(f"  {'chance':<{width}}  {self.chance:6.2f}")
         last_ckpt = osp.join(runner.work_dir, 'last_checkpoint')
         checkpoint = None
