@@ -105,3 +105,51 @@ def test_distributed_helpers_are_identity_without_process_group():
     assert torch.equal(all_gather_no_grad(x), x)
     assert rank_offset(3, x.device) == 0
     assert rank_slice(7) == slice(0, 7)
+
+
+# ------------------------------------------- UniCL: label-aware targets
+def _unicl_by_definition(x, t, labels, scale):
+    """UniCL's bidirectional loss ``L_BiC = L_i2t + L_t2i`` (Yang et al.
+    2022; ICAR.md section 7), averaged over the batch, written out from its
+    definition."""
+    f, g = F.normalize(x, dim=-1), F.normalize(t, dim=-1)
+    n = len(labels)
+    sim = scale * f @ g.t()
+    i2t = t2i = 0.
+    for i in range(n):
+        positives = [k for k in range(n) if labels[k] == labels[i]]
+        i2t -= sum(
+            sim[i, k] - torch.logsumexp(sim[i, :], 0)
+            for k in positives) / len(positives)
+        t2i -= sum(
+            sim[k, i] - torch.logsumexp(sim[:, i], 0)
+            for k in positives) / len(positives)
+    return i2t / n + t2i / n
+
+
+def test_labels_give_unicl_loss():
+    x, t = _features(n=7, dim=5, seed=3)
+    labels = torch.tensor([2, 0, 2, 2, -1, 0, -2])
+    crit = ContrastiveLoss(init_temperature=0.1)
+    out = crit(x, t, labels=labels)
+    out['loss_itc'].backward()
+    x2 = x.detach().clone().requires_grad_()
+    t2 = t.detach().clone().requires_grad_()
+    # halved, as CLIP's loss is: L_BiC / 2
+    ref = _unicl_by_definition(x2, t2, labels, 10.) / 2
+    ref.backward()
+    torch.testing.assert_close(out['loss_itc'], ref)
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(t.grad, t2.grad)
+    # same-class pairs are not negatives: the loss differs from CLIP's
+    assert not torch.allclose(out['loss_itc'], crit(x, t)['loss_itc'])
+
+
+def test_distinct_labels_give_clip_loss():
+    x, t = _features(n=5, dim=4, seed=4)
+    crit = ContrastiveLoss()
+    torch.testing.assert_close(
+        crit(x, t, labels=torch.tensor([9, -3, 0, 4, 1]))['loss_itc'],
+        crit(x, t)['loss_itc'])
+    with pytest.raises(ValueError, match='one label per pair'):
+        crit(x, t, labels=torch.zeros(2, dtype=torch.long))
