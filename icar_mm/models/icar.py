@@ -9,6 +9,7 @@ from mmpretrain.structures import DataSample
 from icar_mm.class_texts import ClassTextBank
 from icar_mm.registry import MODELS
 from .text.text_classifier import TextClassifier
+from .utils.distributed import rank_offset
 from .utils.feature_cache import feature_cache_step, split_streams
 from .utils.hf_checkpoint import read_hf_tensors
 from .utils.layer_groups import (LayerGroups, backbone_layer_groups,
@@ -40,7 +41,11 @@ class ICAR(BaseModel):
     shallow fusion             ``LinearClsHead`` (on ``x``) + ``itc_loss``
     iCAR without descriptions  ``TextMetaClassifier``, no descriptions
     iCAR                       ``TextMetaClassifier`` + ``itc_loss``
+    UniCL                      iCAR's heads + ``unified_contrastive=True``
     =========================  ==============================================
+
+    ``itc_loss`` is CLIP's softmax loss (:class:`ContrastiveLoss`) or
+    SigLIP's sigmoid loss (:class:`SigmoidContrastiveLoss`).
 
     The classes :meth:`predict` scores are those of :attr:`text_classifier`
     (the head's :class:`TextClassifier`, or, for a model with a text encoder
@@ -77,6 +82,20 @@ class ICAR(BaseModel):
         itc_loss (dict, optional): :class:`ContrastiveLoss` config.
         cls_on_projection (bool): Feed ``P_v(x)`` (True, cosine heads) or ``x``
             (linear heads) to the classification head. Defaults to True.
+        separate_cls_proj (bool): Give the classification head (and
+            :meth:`predict`) a projection ``P_c`` of its own instead of
+            ``P_v``, which then serves the contrastive loss and
+            :meth:`embed_images` only: the text encoder and the backbone
+            stay shared, the joint embedding no longer feels the
+            classification loss. Defaults to False.
+        unified_contrastive (bool): UniCL (Yang et al., CVPR 2022): no
+            classification loss; the image-label batch enters ``itc_loss``
+            as (image, class text) pairs, the class texts encoded by the
+            head's text classifier (one template per class per step, as
+            iCAR's classifier draws them), and pairs of the same class are
+            positives; each caption pair is its own label. Needs a
+            ``TextMetaClassifier`` head (it scores :meth:`predict`) and
+            ``itc_loss``. Defaults to False.
         vocabulary (dict, optional): :class:`ClassTextBank` config of the
             classes :meth:`predict` scores (zero-shot); defaults to the
             training classes of the head. See :attr:`text_classifier`.
@@ -116,6 +135,8 @@ class ICAR(BaseModel):
                  cls_head: Optional[Dict] = None,
                  itc_loss: Optional[Dict] = None,
                  cls_on_projection: bool = True,
+                 separate_cls_proj: bool = False,
+                 unified_contrastive: bool = False,
                  vocabulary: Optional[Dict] = None,
                  init_from_clip: Optional[str] = None,
                  lock_image_unlocked_groups: Optional[int] = None,
@@ -158,6 +179,14 @@ class ICAR(BaseModel):
         self.cls_on_projection = cls_on_projection
         if self.itc_loss is not None and self.text_encoder is None:
             raise ValueError('The contrastive loss needs `text_encoder`.')
+        self.cls_proj = None
+        if separate_cls_proj:
+            if self.cls_head is None or not cls_on_projection:
+                raise ValueError('separate_cls_proj gives a projection to '
+                                 'a cls_head on the joint space: it needs '
+                                 'cls_head and cls_on_projection=True.')
+            self.cls_proj = nn.Linear(feat_channels, embed_dim, bias=False)
+            nn.init.normal_(self.cls_proj.weight, std=feat_channels**-0.5)
         clip = self._clip_tensors(init_from_clip, embed_dim)
         if clip:
             with torch.no_grad():
@@ -174,6 +203,16 @@ class ICAR(BaseModel):
                 raise ValueError('A vocabulary needs a text encoder; this '
                                  'model has only a parametric classifier.')
             classifier.set_vocabulary(vocabulary)
+        self.unified_contrastive = unified_contrastive
+        head_has_text_classifier = classifier is not None and \
+            self._clip_classifier is None
+        if unified_contrastive and (self.itc_loss is None
+                                    or not head_has_text_classifier):
+            raise ValueError(
+                'unified_contrastive (UniCL) turns the image-label batch '
+                'into (image, class text) pairs of itc_loss: it needs '
+                'itc_loss and a cls_head with a text classifier '
+                '(TextMetaClassifier).')
         if accum_freq < 1:
             raise ValueError(f'accum_freq must be >= 1, got {accum_freq}.')
         self.accum_freq = accum_freq
@@ -218,7 +257,8 @@ class ICAR(BaseModel):
             image[-1] += [f'neck.{n}' for n, _ in
                           self.neck.named_parameters()]
         if self.visual_proj is not None:
-            image.append(['visual_proj.weight'])
+            image.append(['visual_proj.weight'] + (
+                ['cls_proj.weight'] if self.cls_proj is not None else []))
         check_partition(self.backbone, [
             [n for n in g if n.startswith('backbone.')] for g in image
         ], 'backbone.')
@@ -335,8 +375,7 @@ class ICAR(BaseModel):
             if self.cls_head is None:
                 raise ValueError('Got an image-label batch but the model has '
                                  'no cls_head; remove the cls stream.')
-            x = feats['cls']
-            reps['cls'] = self.visual_proj(x) if self.cls_on_projection else x
+            reps['cls'] = self._cls_input(feats['cls'])
         if 'itc' in feats:
             if self.itc_loss is None:
                 raise ValueError('Got an image-text batch but the model has '
@@ -345,6 +384,12 @@ class ICAR(BaseModel):
             reps['itc_text'] = self.text_encoder(
                 self._captions(data_samples['itc']), normalize=False)
         return reps
+
+    def _cls_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the classification head reads of features ``x``."""
+        if self.cls_proj is not None:
+            return self.cls_proj(x)
+        return self.visual_proj(x) if self.cls_on_projection else x
 
     def _captions(self, samples: List[DataSample]) -> list:
         """Caption token ids made in the dataloader (``TokenizeCaption``)
@@ -369,6 +414,8 @@ class ICAR(BaseModel):
 
         The class weights are generated here, from the text encoder.
         """
+        if self.unified_contrastive and 'cls' in reps:
+            return self._unified_contrastive_loss(reps, data_samples)
         losses = {}
         if 'cls' in reps:
             cls_losses = self.cls_head.loss((reps['cls'], ),
@@ -380,6 +427,29 @@ class ICAR(BaseModel):
         if 'itc_image' in reps:
             losses.update(self.itc_loss(reps['itc_image'], reps['itc_text']))
         return losses
+
+    def _unified_contrastive_loss(
+            self, reps: Dict[str, torch.Tensor],
+            data_samples: Dict[str, List[DataSample]]
+    ) -> Dict[str, torch.Tensor]:
+        """UniCL's loss: image-label and image-text pairs in one batch."""
+        device = reps['cls'].device
+        labels = torch.cat([s.gt_label for s in data_samples['cls']
+                            ]).to(device)
+        weights, labels = self.text_classifier.class_embeddings(labels)
+        images, texts, pair_labels = [reps['cls']], [weights[labels]], [
+            labels
+        ]
+        if 'itc_image' in reps:
+            n = reps['itc_image'].shape[0]
+            images.append(reps['itc_image'])
+            texts.append(reps['itc_text'])
+            # each caption pair its own label, below every class label
+            pair_labels.append(-1 - rank_offset(n, device) -
+                               torch.arange(n, device=device))
+        return self.itc_loss(
+            torch.cat(images), torch.cat(texts),
+            labels=torch.cat(pair_labels))
 
     def loss(self, inputs: Streams,
              data_samples: Dict[str, List[DataSample]]
@@ -459,14 +529,14 @@ class ICAR(BaseModel):
         """
         classifier = self.text_classifier
         if classifier is not None and classifier.num_classes:
-            return self.classify(self.visual_proj(x), data_samples)
+            proj = self.cls_proj if self.cls_proj is not None else \
+                self.visual_proj
+            return self.classify(proj(x), data_samples)
         if self.cls_head is None:
             raise ValueError('A model without cls_head predicts over a '
                              'vocabulary: set `vocabulary` in the config or '
                              'call model.text_classifier.set_vocabulary().')
-        if self.cls_on_projection:
-            x = self.visual_proj(x)
-        return self.cls_head.predict((x, ), data_samples)
+        return self.cls_head.predict((self._cls_input(x), ), data_samples)
 
     def classify(self,
                  embeds: torch.Tensor,

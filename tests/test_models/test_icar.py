@@ -250,3 +250,104 @@ def test_config_mistakes_are_named():
     model = _icar(feat_channels=256).train()
     with pytest.raises(ValueError, match='model.feat_channels=64'):
         model.loss(dict(cls=_images(2)), dict(cls=_cls_samples([0, 1])))
+
+
+# ------------------------------------------------ UniCL, SigLIP, P_c
+def _two_streams(labels=(0, 1, 2, 1)):
+    return (dict(cls=_images(len(labels)), itc=_images(4, 1)),
+            dict(cls=_cls_samples(list(labels)), itc=_itc_samples()))
+
+
+def _label_aware_infonce(images, texts, labels, scale):
+    """UniCL's bidirectional loss from its definition (uniform targets over
+    the same-label pairs), written without ContrastiveLoss."""
+    f = torch.nn.functional.normalize(images, dim=-1)
+    g = torch.nn.functional.normalize(texts, dim=-1)
+    same = (labels[:, None] == labels[None, :]).float()
+    target = same / same.sum(1, keepdim=True)
+    logits = scale * f @ g.t()
+    i2t = -(target * logits.log_softmax(1)).sum(1).mean()
+    t2i = -(target * logits.t().log_softmax(1)).sum(1).mean()
+    return (i2t + t2i) / 2
+
+
+@pytest.mark.parametrize('with_captions', [True, False])
+def test_unified_contrastive_is_unicl_over_both_batches(with_captions):
+    model = _icar(unified_contrastive=True).train()
+    inputs, samples = _two_streams()
+    if not with_captions:
+        inputs, samples = dict(cls=inputs['cls']), dict(cls=samples['cls'])
+    reps = model.representations(inputs, samples)
+    step = int(model.text_classifier.step)
+    losses = model.losses_from_representations(reps, samples)
+    assert set(losses) == {'loss_itc', 'itc_scale'}  # no classification
+
+    # the reference: the same step's class weights (same template draw)
+    model.text_classifier.step.fill_(step)
+    labels = torch.tensor([0, 1, 2, 1])
+    weights, _ = model.text_classifier.class_embeddings(labels)
+    images, texts, pair_labels = reps['cls'], weights[labels], labels
+    if with_captions:
+        images = torch.cat([images, reps['itc_image']])
+        texts = torch.cat([texts, reps['itc_text']])
+        pair_labels = torch.cat([labels, torch.tensor([-1, -2, -3, -4])])
+    expected = _label_aware_infonce(images, texts, pair_labels,
+                                    model.itc_loss.scale)
+    torch.testing.assert_close(losses['loss_itc'], expected)
+
+    losses['loss_itc'].backward()
+    for name, p in _text_params(model).items():
+        assert _nonzero_grad(p), f'UniCL sent no gradient to {name}'
+    assert _nonzero_grad(model.visual_proj.weight)
+    assert _nonzero_grad(model.itc_loss.log_scale)
+    # it predicts with the head's text classifier, like iCAR
+    model.eval()
+    with torch.no_grad():
+        assert model.predict(_images(2))[0].pred_score.shape == (3, )
+
+
+def test_icar_with_sigmoid_loss_trains_both_towers():
+    model = _icar(itc_loss=dict(type='SigmoidContrastiveLoss')).train()
+    losses = model.loss(*_two_streams())
+    assert {'loss_cls', 'loss_itc', 'itc_bias'} <= set(losses)
+    (losses['loss_cls'] + losses['loss_itc']).backward()
+    assert _nonzero_grad(model.itc_loss.bias)
+    assert _nonzero_grad(_text_params(model)['query'])
+
+
+def test_separate_cls_projection_keeps_the_joint_space_out_of_l_cls():
+    model = _icar(separate_cls_proj=True).train()
+    losses = model.loss(dict(cls=_images(4)),
+                        dict(cls=_cls_samples([0, 1, 2, 1])))
+    losses['loss_cls'].backward()
+    assert _nonzero_grad(model.cls_proj.weight)
+    assert model.visual_proj.weight.grad is None
+    assert _nonzero_grad(_text_params(model)['query'])
+    model.zero_grad(set_to_none=True)
+    losses = model.loss(dict(itc=_images(4)), dict(itc=_itc_samples()))
+    losses['loss_itc'].backward()
+    assert model.cls_proj.weight.grad is None
+    assert _nonzero_grad(model.visual_proj.weight)
+
+    model.eval()
+    images = _images(2)
+    with torch.no_grad():
+        x = model.extract_feat(images)
+        scores = torch.stack([s.pred_score for s in model.predict(images)])
+        logits, _ = model.text_classifier(model.cls_proj(x))
+        torch.testing.assert_close(scores, logits.softmax(-1))
+        torch.testing.assert_close(
+            model.embed_images(images),
+            torch.nn.functional.normalize(model.visual_proj(x), dim=-1))
+    assert 'cls_proj.weight' in model.layer_groups()['image'][-1]
+
+
+def test_unicl_and_separate_projection_config_mistakes():
+    with pytest.raises(ValueError, match='needs cls_head'):
+        _icar(separate_cls_proj=True, cls_head=None)
+    with pytest.raises(ValueError, match='UniCL'):
+        _icar(unified_contrastive=True, itc_loss=None)
+    with pytest.raises(ValueError, match='UniCL'):
+        _icar(unified_contrastive=True, cls_on_projection=False,
+              cls_head=dict(type='LinearClsHead', num_classes=3,
+                            in_channels=64))
