@@ -335,6 +335,9 @@ def test_aggregate_and_claims():
         dict(mean=-5., std=1., n=3, wins=0)) == 'fails'
     assert ablation_report.verdict(
         dict(mean=3., std=4., n=3, wins=2)) == 'unclear'
+    equal = dict(mean=0.5, std=0.1, wins=2, kind='equal')
+    assert ablation_report.verdict(dict(equal, n=3)) == 'holds'
+    assert ablation_report.verdict(dict(equal, n=1)) == 'unclear'
     with pytest.raises(ValueError, match='percentage'):
         ablation_report.aggregate([_result('icar', 0, seen_top1=0.8e3)])
 

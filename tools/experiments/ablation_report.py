@@ -223,9 +223,11 @@ def verdict(row: Dict) -> str:
     and it has the same sign on every seed (with 3 seeds, a rough guide,
     not a significance test); |mean| < 1 point is 'tie'. For an "about
     as good" claim (``kind='equal'``) it holds when |mean| is at most
-    :data:`EQUAL_TOLERANCE`.
+    :data:`EQUAL_TOLERANCE` (over 2 seeds at least).
     """
     if row.get('kind') == 'equal':
+        if row['n'] < 2:
+            return 'unclear'  # one seed: no verdict either way
         return 'holds' if abs(row['mean']) <= EQUAL_TOLERANCE else 'fails'
     if row['n'] > 1 and abs(row['mean']) > max(row['std'], 1.) and (
             row['wins'] in (0, row['n'])):
@@ -259,12 +261,36 @@ def _hms(seconds: float) -> str:
     return f'{m // 60} h {m % 60:02d} min' if m >= 60 else f'{m} min'
 
 
+def _max_concurrent(results: List[Dict]) -> Optional[int]:
+    """The most runs that trained at the same time (from their end times
+    and durations; None when a run lacks them)."""
+    if not all('finished_at' in r for r in results):
+        return None
+    events = sorted([(r['finished_at'] - r['wall_s'], 1) for r in results] +
+                    [(r['finished_at'], -1) for r in results])
+    now = most = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
 def _span(results: List[Dict]) -> Optional[float]:
     """Wall seconds from the first run's start to the last run's end."""
     if not all('finished_at' in r for r in results):
         return None
     start = min(r['finished_at'] - r['wall_s'] for r in results)
     return float(max(r['finished_at'] for r in results) - start)
+
+
+def _not_run(report: Dict) -> str:
+    """Which variants have no finished run yet (the table fills run by
+    run), or nothing."""
+    missing = [v for v in report['variants'] if v not in report['summary']]
+    if not missing:
+        return ''
+    return ('Not run yet under this schedule: ' +
+            ', '.join(f'`{v}`' for v in missing) + '.')
 
 
 def _text_body_summary(runs: List[Dict]) -> str:
@@ -297,7 +323,9 @@ def readme_section(report: Dict, table: str, claims_md: str,
         'occur in pretraining (texture × size of the object, 6 classes) '
         'and caption retrieval R@1 (500 unseen pairs, mean of both '
         'directions). Mean ± std over '
-        f"{len(report['seeds'])} seeds ({', '.join(map(str, report['seeds']))}); "
+        f"{len(report['seeds'])} seed"
+        f"{'s' if len(report['seeds']) != 1 else ''}"
+        f" ({', '.join(map(str, report['seeds']))}); "
         f"{sch['max_iters']} iterations of {sch['batch_size']} labelled + "
         f"{sch['batch_size']} captioned {sch['image_size']} px images, "
         'AdamW lr '
@@ -317,22 +345,24 @@ def readme_section(report: Dict, table: str, claims_md: str,
         + '. n/a: the variant has no text tower. The CLIP row\'s seen '
         'accuracy is zero-shot with the described seen class texts (it '
         'has no classifier); "+" rows are the rivals and investigations '
-        'beyond the paper\'s six; the random-tower control ran on seed(s) '
-        + ', '.join(map(str, sorted({r['seed'] for r in report['runs']
-                                     if r['variant'].startswith(
-                                         'icar_random')}))) + '.',
+        'beyond the paper\'s six. '
+        + _not_run(report),
         '',
         table.rstrip('\n'),
         '',
         f'![ablation bar plot]({plot_rel})',
         '',
-        'The paper\'s claims, as paired per-seed differences (a claim '
-        '"holds" when the difference exceeds its std and has the same sign '
-        'on every seed; with 3 seeds this is a rough guide, not a test):',
-        '',
-        claims_md.rstrip('\n'),
-        '',
     ]
+    if claims_md:
+        lines += [
+            'The paper\'s claims, as paired per-seed differences (a claim '
+            '"holds" when the difference exceeds its std and has the same '
+            'sign on every seed; with 3 seeds this is a rough guide, not a '
+            'test; with one seed no difference can hold):',
+            '',
+            claims_md.rstrip('\n'),
+            '',
+        ]
     if analysis:
         lines += [
             'Held-out zero-shot top-1 split by the kind of class name (6 of '
@@ -348,7 +378,7 @@ def readme_section(report: Dict, table: str, claims_md: str,
         f"Total CPU time of the {t['num_runs']} trainings + evaluations: "
         f"{_hms(t['cpu_s'])} ({t['cpu_s']:.0f} s; sum of the runs' own "
         f"`getrusage`), {t['threads']} torch thread(s) per run, "
-        f"{t['jobs']} run(s) at a time"
+        f"{t.get('max_concurrent') or t['jobs']} run(s) at a time at most"
         + (f"; wall time from the first run's start to the last run's end "
            f"{_hms(t['span_wall_s'])}" if t.get('span_wall_s') else '')
         + '; on a 2-core machine shared with other work.'), '']
@@ -441,6 +471,7 @@ def write_report(results: List[Dict],
             run_wall_s=float(sum(r['wall_s'] for r in results)),
             threads=','.join(map(str, threads)),
             jobs=jobs,
+            max_concurrent=_max_concurrent(results),
             span_wall_s=_span(results),
             this_invocation=this_invocation),
         runs=results)
