@@ -7,13 +7,15 @@ import torch.nn.functional as F
 
 from icar_mm.registry import MODELS
 from ..utils.distributed import all_gather_with_grad
-from ..utils.logit_scale import register_log_scale
-from .contrastive_loss import pair_labels
+from .contrastive_loss import ContrastiveLoss, pair_labels
 
 
 @MODELS.register_module()
-class SigmoidContrastiveLoss(nn.Module):
+class SigmoidContrastiveLoss(ContrastiveLoss):
     """Image-text sigmoid loss of SigLIP (Zhai et al., ICCV 2023).
+
+    A :class:`ContrastiveLoss` (same scale, clamp and weight) with a learned
+    bias and the sigmoid in place of the softmax.
 
     ``L = -1/n sum_ij log sigmoid(z_ij (s <f_i, g_j> + b))`` over normalised
     image features ``f`` and text features ``g``, with ``z_ij = 1`` for a
@@ -45,20 +47,12 @@ class SigmoidContrastiveLoss(nn.Module):
                  max_scale: float = 100.,
                  learnable: bool = True,
                  loss_weight: float = 1.) -> None:
-        super().__init__()
-        register_log_scale(self, 1. / init_temperature, learnable)
+        super().__init__(init_temperature, max_scale, learnable, loss_weight)
         bias = torch.tensor(float(init_bias))
         if learnable:
             self.bias = nn.Parameter(bias)
         else:
             self.register_buffer('bias', bias)
-        self.max_scale = max_scale
-        self.loss_weight = loss_weight
-
-    @property
-    def scale(self) -> torch.Tensor:
-        """The logit scale ``1 / tau``, clamped at ``max_scale``."""
-        return self.log_scale.exp().clamp(max=self.max_scale)
 
     def forward(self,
                 image_feats: torch.Tensor,
