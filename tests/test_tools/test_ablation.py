@@ -184,8 +184,12 @@ def test_schedule_key_of_the_reported_runs_is_unchanged():
     assert report['schedule'] == ablation.SCHEDULE
     key = ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES)
     assert {r['key'] for r in report['runs']} == {key}
-    # every reported run with a text tower trained its transformer body
+    # every reported run with a text tower trained its transformer body,
+    # from its config file as it is now
     for r in report['runs']:
+        assert r['config'] == ablation.config_fingerprint(r['variant']), (
+            f"configs/ablation/{r['variant']}.py changed since its seed "
+            f"{r['seed']} ran: rerun tools/experiments/ablation.py")
         has_text = r['metrics']['retrieval_r1'] is not None
         assert (r['text_body'] is not None) == has_text, r['variant']
         if has_text:
@@ -248,6 +252,44 @@ def test_committed_runs_resume_a_fresh_checkout(tmp_path, monkeypatch):
     assert ablation._load_result(str(local), 'k1') == run
 
 
+def test_a_run_of_another_config_version_is_not_cached(
+        tmp_path, monkeypatch):
+    docs = tmp_path / 'docs'
+    docs.mkdir()
+    run = dict(variant='icar', seed=0, key='k1', config='c1', metrics={})
+    (docs / 'ablation.json').write_text(json.dumps(dict(runs=[run])))
+    monkeypatch.setattr(ablation, 'DOCS', str(docs))
+    wd = str(tmp_path / 'work' / 'icar' / 'seed0')
+    assert ablation._load_result(wd, 'k1', 'c1') == run
+    assert ablation._load_result(wd, 'k1', 'c2') is None
+    assert ablation._stale(wd, 'k1', 'c2') and not ablation._stale(
+        wd, 'k1', 'c1')
+    assert not ablation._stale(wd, 'k2', 'c2')  # no run of that schedule
+
+
+def test_config_fingerprint_follows_the_config_file(tmp_path, monkeypatch):
+    icar = osp.join(REPO, ablation.ALL_VARIANTS['icar'][0])
+    same = tmp_path / 'same.py'
+    same.write_text(f'_base_ = {icar!r}\n')
+    tuned = tmp_path / 'tuned.py'
+    tuned.write_text(f'_base_ = {icar!r}\n'
+                     'model = dict(itc_loss=dict(loss_weight=2.0))\n')
+    logged = tmp_path / 'logged.py'  # what is logged does not train
+    logged.write_text(f'_base_ = {icar!r}\n'
+                      'default_hooks = dict(logger=dict(interval=1))\n')
+    monkeypatch.setattr(ablation, 'ALL_VARIANTS', dict(
+        ablation.ALL_VARIANTS, same=(str(same), ''),
+        tuned=(str(tuned), ''), logged=(str(logged), '')))
+    ablation.config_fingerprint.cache_clear()
+    try:
+        base = ablation.config_fingerprint('icar')
+        assert ablation.config_fingerprint('same') == base
+        assert ablation.config_fingerprint('logged') == base
+        assert ablation.config_fingerprint('tuned') != base
+    finally:
+        ablation.config_fingerprint.cache_clear()
+
+
 def test_sweep_grid_and_curve_tags():
     import ablation_sweep
     icar = ablation_sweep.settings('icar')
@@ -278,6 +320,37 @@ def test_sweep_grid_and_curve_tags():
     parsed = ablation.parse_args(cmd[2:])
     assert parsed.tag == 'lam0p5-tau0p1'
     assert parsed.cfg_options == one['cfg_options']
+
+
+def test_curve_report_per_variant(tmp_path, monkeypatch):
+    import ablation_sweep
+    assert all(400 in lengths for lengths in ablation_sweep.CURVES.values())
+    metrics = dict(seen_top1=30., zs_names=None, zs_described=None,
+                   linear_probe=20., few_shot_1=1., few_shot_4=2.,
+                   retrieval_r1=None)
+
+    def fake(variant, seed, tag, options, work_dir, iters=None):
+        if variant == 'shallow' and iters != 400:
+            return None  # not run yet: left out
+        text = dict(zs_described=50., retrieval_r1=3.) \
+            if variant != 'linear' else {}
+        return dict(variant=variant, seed=seed, tag=tag, cpu_s=1.,
+                    metrics=dict(metrics, seen_top1=iters / 100., **text))
+
+    monkeypatch.setattr(ablation_sweep, '_result', fake)
+    monkeypatch.setattr(ablation, 'DOCS', str(tmp_path))
+    report = ablation_sweep.curve_report('unused')
+    assert [p['iters'] for p in report['curves']['linear']] == list(
+        ablation_sweep.CURVES['linear'])
+    assert report['curves']['shallow'] == [dict(
+        iters=400, seen_top1=4., zs_described=50., linear_probe=20.,
+        retrieval_r1=3.)]
+    assert report['cpu_s'] == len(ablation_sweep.CURVES['linear']) + 1 + \
+        len(ablation_sweep.CURVES['icar'])
+    md = (tmp_path / 'schedule_curve.md').read_text()
+    assert '| `linear` | 3200 | 32.0 | n/a | 20.0 | n/a |' in md
+    assert '| `icar` | 1600 | 16.0 | 50.0 | 20.0 | 3.0 |' in md
+    assert (tmp_path / 'schedule_curve.png').stat().st_size > 0
 
 
 def test_model_zoo_follows_the_report(tmp_path):

@@ -25,11 +25,13 @@ on the held-out compositions (names only; names + descriptions), linear
 probe and K-shot probes (K = 1, 4) on a second task (texture x size) and
 caption retrieval R@1.
 
-Cost on the 2-core reference machine, one thread per run: about 8 s per
-iteration for the variants that encode described class texts (a 400-
-iteration run takes about an hour of one core), 3.4 s for CLIP and shallow
-fusion, under 1 s without text tower. Resumable: a finished (variant, seed)
-is skipped when its result matches the schedule, and the runs committed in
+Cost on the 2-core reference machine, one thread per run, 2 or 3 runs at
+a time: about 2.3 s per iteration for the variants that encode described
+class texts (a 400-iteration iCAR run took about 980 CPU-s; an earlier
+machine needed 2,800), less for CLIP and shallow fusion, under 0.5 s
+without text tower. Resumable: a finished (variant, seed) is skipped when
+its result matches the schedule and the fingerprint of its config file
+(:func:`config_fingerprint`), and the runs committed in
 ``docs/ablation/ablation.json`` count as finished, so a fresh checkout
 continues the table::
 
@@ -51,6 +53,7 @@ Each (variant, seed) trains in its own process with ``torch`` limited to
 """
 import argparse
 import glob
+import functools
 import hashlib
 import json
 import os
@@ -181,9 +184,36 @@ def load_cfg(variant: str, seed: int, schedule: Dict, work_dir: str):
 
 
 def schedule_key(schedule: Dict, eval_sizes: Dict) -> str:
-    """Fingerprint of everything a cached result depends on."""
+    """Fingerprint of the schedule and evaluation a cached result depends
+    on (the variant's own config: :func:`config_fingerprint`)."""
     text = json.dumps(dict(schedule=schedule, eval_sizes=eval_sizes,
                            version=1), sort_keys=True)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+#: the parts of a variant's config that decide what trains and is evaluated
+FINGERPRINT_KEYS = ('model', 'world', 'train_dataloader', 'optim_wrapper',
+                    'param_scheduler', 'train_cfg', 'randomness')
+
+
+@functools.lru_cache(maxsize=None)
+def config_fingerprint(variant: str) -> str:
+    """Fingerprint of ``configs/ablation/<variant>.py`` as it is now (its
+    :data:`FINGERPRINT_KEYS` after ``_base_`` inheritance), recorded with
+    every run: a cached run whose config file has changed since (e.g. a
+    sweep's best setting written into it) is trained again.
+
+    Args:
+        variant (str): A key of :data:`ALL_VARIANTS`.
+
+    Returns:
+        str: 12 hex digits.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO_ROOT,
+                                   ALL_VARIANTS[variant][0])).to_dict()
+    text = json.dumps({k: cfg.get(k) for k in FINGERPRINT_KEYS},
+                      sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -213,6 +243,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     import icar_mm  # noqa: F401
     from mmengine.runner import Runner
     from ablation_eval import evaluate_model
+    config = config_fingerprint(variant)
     cfg = load_cfg(variant, seed, schedule, work_dir)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -229,6 +260,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     ru = resource.getrusage(resource.RUSAGE_SELF)
     result = dict(
         variant=variant, seed=seed, key=schedule_key(schedule, eval_sizes),
+        config=config,
         schedule=schedule, eval_sizes=eval_sizes, threads=threads,
         cfg_options=cfg_options or {}, text_body=text_body,
         train_wall_s=t_train, wall_s=time.time() - t0,
@@ -272,33 +304,51 @@ def _text_body_change(before: Optional[Dict],
 DOCS = osp.join(REPO_ROOT, 'docs', 'ablation')
 
 
-def committed_result(work_dir: str, key: str) -> Optional[Dict]:
+def _matches(run: Dict, key: str, config: Optional[str]) -> bool:
+    """Whether ``run`` was trained under ``key`` from the config file whose
+    fingerprint is ``config`` (None: any)."""
+    return run.get('key') == key and (config is None
+                                      or run.get('config') == config)
+
+
+def committed_result(work_dir: str, key: str,
+                     config: Optional[str] = None) -> Optional[Dict]:
     """The run of ``work_dir`` (``.../VARIANT[+TAG]/seedS``) under ``key``
-    from the reports in :data:`DOCS`, if one holds it."""
+    (and, if given, the config fingerprint ``config``) from the reports in
+    :data:`DOCS`, if one holds it."""
     name, seed = osp.basename(osp.dirname(work_dir)), osp.basename(work_dir)
     variant, _, tag = name.partition('+')
     for path in sorted(glob.glob(osp.join(DOCS, '*.json'))):
         with open(path) as f:
             runs = json.load(f).get('runs')
         for r in runs if isinstance(runs, list) else []:
-            if r.get('key') == key and r.get('variant') == variant and \
-                    f"seed{r.get('seed')}" == seed and \
+            if _matches(r, key, config) and r.get('variant') == variant \
+                    and f"seed{r.get('seed')}" == seed and \
                     (r.get('tag') or '') == tag:
                 return r
     return None
 
 
-def _load_result(work_dir: str, key: str) -> Optional[Dict]:
-    """A finished run under ``key``: its ``result.json`` in ``work_dir``,
-    else the committed one (:func:`committed_result`)."""
+def _load_result(work_dir: str, key: str,
+                 config: Optional[str] = None) -> Optional[Dict]:
+    """A finished run under ``key`` (and config fingerprint ``config``, if
+    given): its ``result.json`` in ``work_dir``, else the committed one
+    (:func:`committed_result`)."""
     path = osp.join(work_dir, 'result.json')
-    if not osp.isfile(path):
-        return committed_result(work_dir, key)
-    with open(path) as f:
-        result = json.load(f)
-    result['finished_at'] = osp.getmtime(path)
-    return result if result.get('key') == key else committed_result(
-        work_dir, key)
+    if osp.isfile(path):
+        with open(path) as f:
+            result = json.load(f)
+        if _matches(result, key, config):
+            result['finished_at'] = osp.getmtime(path)
+            return result
+    return committed_result(work_dir, key, config)
+
+
+def _stale(work_dir: str, key: str, config: str) -> bool:
+    """Whether ``work_dir`` holds a run of ``key`` from another version of
+    its config file (it is trained again)."""
+    return _load_result(work_dir, key, config) is None and \
+        _load_result(work_dir, key) is not None
 
 
 def _claimed(work_dir: str) -> bool:
@@ -433,8 +483,14 @@ def main(argv=None) -> Dict:
     runs = plan_runs(args.variants, args.seeds, args.controls)
     t0 = time.time()
     if not args.report_only:
-        todo = [(v, s) for v, s in runs
-                if _load_result(run_dir(v, s), key) is None]
+        stale = [(v, s) for v, s in runs
+                 if _stale(run_dir(v, s), key, config_fingerprint(v))]
+        if stale:
+            print(f'{len(stale)} finished run(s) came from an earlier '
+                  'version of their config file and are trained again: '
+                  + ', '.join(f'{v} seed {s}' for v, s in stale), flush=True)
+        todo = [(v, s) for v, s in runs if _load_result(
+            run_dir(v, s), key, config_fingerprint(v)) is None]
         print(f'{len(runs) - len(todo)} of {len(runs)} runs cached; '
               f'{len(todo)} to train (schedule {key}).', flush=True)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
@@ -446,7 +502,8 @@ def main(argv=None) -> Dict:
             wd = run_dir(v, s)
             os.makedirs(wd, exist_ok=True)
             # another invocation may have finished or started it meanwhile
-            if _load_result(wd, key) is not None or _claimed(wd):
+            if _load_result(wd, key, config_fingerprint(v)) is not None \
+                    or _claimed(wd):
                 print(f'{v} seed {s}: done or running elsewhere; skipped',
                       flush=True)
                 return 0
@@ -472,8 +529,9 @@ def main(argv=None) -> Dict:
                 rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
                                      env=env, cwd=REPO_ROOT)
             os.remove(osp.join(wd, 'running.pid'))
-            print(f'[{time.strftime("%H:%M:%S")}] {v} seed {s}: '
-                  f'{"ok" if rc == 0 else f"FAILED (rc {rc}), see {wd}/run.log"}'
+            status = 'ok' if rc == 0 else \
+                f'FAILED (rc {rc}), see {wd}/run.log'
+            print(f'[{time.strftime("%H:%M:%S")}] {v} seed {s}: {status}'
                   f' in {time.time() - start:.0f} s', flush=True)
             return rc
 
@@ -481,14 +539,19 @@ def main(argv=None) -> Dict:
             codes = list(pool.map(launch, todo))
         if any(codes):
             print(f'{sum(1 for c in codes if c)} run(s) failed.', flush=True)
-    results = [r for r in (_load_result(run_dir(v, s), key)
+    side = args.smoke or args.tag
+    if not side:  # the README's table: every finished run, not this subset
+        args.variants, args.controls = list(VARIANTS), list(CONTROLS)
+        args.seeds = sorted(set(args.seeds) | {0, 1, 2})
+        runs = plan_runs(args.variants, args.seeds, args.controls)
+    results = [r for r in (_load_result(run_dir(v, s), key,
+                                        config_fingerprint(v))
                            for v, s in runs) if r is not None]
     if not results:
         raise SystemExit('No finished runs to report under '
                          f'{args.work_dir} (schedule {key}).')
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     from ablation_report import write_report  # late: edits apply to reports
-    side = args.smoke or args.tag
     out_dir = args.out_dir or (
         osp.join(args.work_dir, f"report-{args.tag or 'smoke'}") if side
         else osp.join(REPO_ROOT, 'docs', 'ablation'))

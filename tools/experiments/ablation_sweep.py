@@ -12,9 +12,10 @@ zero-shot (the two figures the paper's method claims); write it into that
 variant's config file (``configs/ablation/<variant>.py``) before its 3-seed
 runs, so no variant is compared at a setting that suits only another.
 
-``curve``: the linear-head baseline trained for 100 ... 800 iterations
+``curve``: the linear-head baseline trained for 100 ... 3200 iterations
 (the same schedule shape, seed 0; 400 is the main run): whether the
-ablation's length lets it plateau.
+ablation's length lets it plateau; and iCAR and shallow fusion at 1600
+iterations: whether their comparison holds on a longer schedule.
 
 Both write ``docs/ablation/<study>.json`` (every run, so that a fresh
 checkout resumes instead of retraining: ``ablation.py`` reads committed
@@ -51,8 +52,17 @@ SWEEP: Dict[str, Dict[str, Tuple[str, tuple]]] = {
 DEFAULTS = dict(lam=1.0, tau=0.05)
 #: the best setting maximises the mean of these metrics
 SELECT = ('seen_top1', 'zs_described')
-CURVE_VARIANT = 'linear'
-CURVE_ITERS = (100, 200, 400, 800)
+#: variant -> the schedule lengths of its curve (400 is the main run): the
+#: linear head, to find where it plateaus, and iCAR and shallow fusion, to
+#: see whether their comparison holds on a longer schedule
+CURVES: Dict[str, Tuple[int, ...]] = {
+    'linear': (100, 200, 400, 800, 1600, 3200),
+    'shallow': (400, 1600),
+    'icar': (400, 1600),
+}
+#: what the curve reports of each run
+CURVE_METRICS = ('seen_top1', 'zs_described', 'linear_probe',
+                 'retrieval_r1')
 
 
 def settings(variant: str) -> List[Dict]:
@@ -101,7 +111,8 @@ def _result(variant: str, seed: int, tag: Optional[str], options: Dict,
             dict(schedule, tag=tag, cfg_options=options), DEFAULT_EVAL_SIZES)
     name = f'{variant}+{tag}' if tag else variant
     return ablation._load_result(
-        osp.join(work_dir, name, f'seed{seed}'), key)
+        osp.join(work_dir, name, f'seed{seed}'), key,
+        ablation.config_fingerprint(variant))
 
 
 def _curve_tag(iters: int) -> Optional[str]:
@@ -166,38 +177,51 @@ def sweep_report(work_dir: str) -> Dict:
 
 
 def curve_report(work_dir: str) -> Dict:
-    """``schedule_curve.json`` / ``.md`` / ``.png``: the linear head's
+    """``schedule_curve.json`` / ``.md`` / ``.png``: each curve variant's
     figures against the schedule length."""
-    runs = [r for r in (_result(CURVE_VARIANT, 0, _curve_tag(n), {},
-                                work_dir, iters=n) for n in CURVE_ITERS)
-            if r is not None]
-    points = [dict(iters=r['schedule']['max_iters'],
-                   **{m: r['metrics'][m] for m in ('seen_top1',
-                                                   'linear_probe')})
-              for r in runs]
-    report = dict(variant=CURVE_VARIANT, points=points,
+    runs, curves = [], {}
+    for variant, lengths in CURVES.items():
+        for n in lengths:
+            r = _result(variant, 0, _curve_tag(n), {}, work_dir, iters=n)
+            if r is None:
+                continue
+            runs.append(r)
+            curves.setdefault(variant, []).append(dict(
+                iters=n, **{m: r['metrics'][m] for m in CURVE_METRICS}))
+    report = dict(curves=curves, metrics=list(CURVE_METRICS),
                   cpu_s=float(sum(r['cpu_s'] for r in runs)), runs=runs)
-    md = ['| iterations | seen top-1 | task 2: linear probe |',
-          '|---:|---:|---:|'] + [
-              f"| {p['iters']} | {p['seen_top1']:.1f} | "
-              f"{p['linear_probe']:.1f} |" for p in points]
+
+    def cell(value):
+        return 'n/a' if value is None else f'{value:.1f}'
+
+    md = ['| variant | iterations | ' + ' | '.join(
+        METRICS[m] for m in CURVE_METRICS) + ' |',
+          '|---|---:|' + '---:|' * len(CURVE_METRICS)] + [
+              f"| `{v}` | {p['iters']} | " + ' | '.join(
+                  cell(p[m]) for m in CURVE_METRICS) + ' |'
+              for v, points in curves.items() for p in points]
     _write(report, 'schedule_curve',
-           '# Linear head against the schedule length, seed 0 '
-           '(generated)\n\n' + '\n'.join(md) + '\n')
-    if points:
+           '# Figures against the schedule length, seed 0 (generated)\n\n'
+           + '\n'.join(md) + '\n')
+    if curves:
         import matplotlib
         matplotlib.use('Agg')
         import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(5, 3.4))
-        for m, label in (('seen_top1', 'seen top-1'),
-                         ('linear_probe', 'task 2: linear probe')):
-            ax.plot([p['iters'] for p in points], [p[m] for p in points],
-                    marker='o', label=label)
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+        for variant, points in curves.items():
+            line, = ax.plot([p['iters'] for p in points],
+                            [p['seen_top1'] for p in points], marker='o',
+                            label=f'{variant}: seen top-1')
+            if points[0]['zs_described'] is not None:
+                ax.plot([p['iters'] for p in points],
+                        [p['zs_described'] for p in points], marker='s',
+                        linestyle='--', color=line.get_color(),
+                        label=f'{variant}: zero-shot (described)')
         ax.set_xscale('log', base=2)
         ax.set_xlabel('iterations (32 + 32 images each)')
         ax.set_ylabel('%')
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(osp.join(ablation.DOCS, 'schedule_curve.png'), dpi=110)
         plt.close(fig)
@@ -218,14 +242,17 @@ def main(argv=None) -> Dict:
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--report-only', action='store_true')
+    parser.add_argument('--variants', nargs='+', choices=list(CURVES),
+                        help='curve: train only these variants\' curves '
+                        '(default: all); the report covers every one')
     args = parser.parse_args(argv)
     # the main runs (no tag) are ablation.py's own: never launched here
     if args.study == 'sweep':
         commands = [_invocation(v, 0, s['tag'], s['cfg_options'], args)
                     for v in SWEEP for s in settings(v) if s['tag']]
     else:
-        commands = [_invocation(CURVE_VARIANT, 0, _curve_tag(n), {}, args,
-                                iters=n) for n in CURVE_ITERS
+        commands = [_invocation(v, 0, _curve_tag(n), {}, args, iters=n)
+                    for v in args.variants or CURVES for n in CURVES[v]
                     if _curve_tag(n)]
     if not args.report_only:
         _launch(commands, args.jobs)
