@@ -322,6 +322,13 @@ def test_sweep_grid_and_curve_tags():
     assert parsed.cfg_options == one['cfg_options']
 
 
+def test_sweep_rejects_a_variant_of_the_other_study():
+    import ablation_sweep
+    with pytest.raises(SystemExit):
+        ablation_sweep.main(['sweep', '--variants', 'linear',
+                             '--report-only'])
+
+
 def test_curve_report_per_variant(tmp_path, monkeypatch):
     import ablation_sweep
     assert all(400 in lengths for lengths in ablation_sweep.CURVES.values())

@@ -25,11 +25,13 @@ on the held-out compositions (names only; names + descriptions), linear
 probe and K-shot probes (K = 1, 4) on a second task (texture x size) and
 caption retrieval R@1.
 
-Cost on the 2-core reference machine, one thread per run, 2 or 3 runs at
-a time: about 2.3 s per iteration for the variants that encode described
-class texts (a 400-iteration iCAR run took about 980 CPU-s; an earlier
-machine needed 2,800), less for CLIP and shallow fusion, under 0.5 s
-without text tower. Resumable: a finished (variant, seed) is skipped when
+Cost on the 2-core reference machine, one thread per run, 2 to 4 runs at
+a time, training and evaluation together: about 2.4 CPU-s per iteration
+for the variants that encode described class texts (iCAR with the sigmoid
+loss: 973 CPU-s for 400 iterations; iCAR: 3,803 for 1600), 1.6 for
+shallow fusion (2,626 for 1600), 0.4 for the linear head (682 for 1600).
+An earlier machine was about 2.8 times slower (iCAR: 2,779 CPU-s for 400
+iterations). Resumable: a finished (variant, seed) is skipped when
 its result matches the schedule and the fingerprint of its config file
 (:func:`config_fingerprint`), and the runs committed in
 ``docs/ablation/ablation.json`` count as finished, so a fresh checkout

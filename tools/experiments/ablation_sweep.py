@@ -242,18 +242,23 @@ def main(argv=None) -> Dict:
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--report-only', action='store_true')
-    parser.add_argument('--variants', nargs='+', choices=list(CURVES),
-                        help='curve: train only these variants\' curves '
+    parser.add_argument('--variants', nargs='+',
+                        help='train only these variants of the study '
                         '(default: all); the report covers every one')
     args = parser.parse_args(argv)
+    study = SWEEP if args.study == 'sweep' else CURVES
+    unknown = sorted(set(args.variants or ()) - set(study))
+    if unknown:
+        parser.error(f'{args.study} has no variant {unknown}; choose from '
+                     f'{list(study)}')
+    variants = args.variants or list(study)
     # the main runs (no tag) are ablation.py's own: never launched here
     if args.study == 'sweep':
         commands = [_invocation(v, 0, s['tag'], s['cfg_options'], args)
-                    for v in SWEEP for s in settings(v) if s['tag']]
+                    for v in variants for s in settings(v) if s['tag']]
     else:
         commands = [_invocation(v, 0, _curve_tag(n), {}, args, iters=n)
-                    for v in args.variants or CURVES for n in CURVES[v]
-                    if _curve_tag(n)]
+                    for v in variants for n in CURVES[v] if _curve_tag(n)]
     if not args.report_only:
         _launch(commands, args.jobs)
     return (sweep_report if args.study == 'sweep' else curve_report)(
