@@ -60,6 +60,11 @@ def test_smoke_ablation_writes_report(tmp_path):
                 assert e['n'] == 1 and 0. <= e['mean'] <= 100.
     runs = {r['variant']: r for r in report['runs']}
     assert runs['linear']['seen_protocol'] == 'head'
+    # the schedule's AmpOptimWrapper became CPU bfloat16 autocast, logged
+    for variant in ('linear', 'icar'):
+        log = open(osp.join(work, variant, 'seed0', 'run.log')).read()
+        assert 'bfloat16 autocast on the CPU instead ' \
+            '(CPUBF16AmpOptimWrapper)' in log
     assert all(r['cpu_s'] > 0 for r in report['runs'])
     assert report['timing']['cpu_s'] == pytest.approx(
         sum(r['cpu_s'] for r in report['runs']))
@@ -122,7 +127,13 @@ def test_config_files_are_their_baselines_under_the_schedule(tmp_path):
         again = ablation.load_cfg(v, 3, ablation.SCHEDULE, str(tmp_path))
         ablation.apply_schedule(again, ablation.SCHEDULE)
         assert again.to_dict() == cfg.to_dict()
-        assert cfg.train_cfg.max_iters == 400
+        assert cfg.train_cfg.max_iters == ablation.SCHEDULE['max_iters']
+        # bfloat16 autocast (AmpOptimWrapper) and the fused AdamW
+        assert ablation.SCHEDULE['precision'] == 'bf16'
+        assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+        assert cfg.optim_wrapper.dtype == 'bfloat16'
+        assert cfg.optim_wrapper.optimizer.fused is True
+        assert cfg.optim_wrapper.optimizer.lr == ablation.SCHEDULE['lr']
         assert cfg.val_cfg is None and cfg.default_hooks.checkpoint is None
         # the same model and streams as the baseline, but the text tower
         base = Config.fromfile(osp.join(REPO, 'configs/icar', BASELINES[v]))
@@ -174,6 +185,9 @@ def test_load_cfg_applies_other_schedules(tmp_path):
         ablation.load_cfg('icar_xl', 0, sch, str(tmp_path))
     with pytest.raises(ValueError, match='write a config file'):
         ablation.load_cfg('icar', 0, dict(sch, image_size=64),
+                          str(tmp_path))
+    with pytest.raises(ValueError, match='precision'):
+        ablation.load_cfg('icar', 0, dict(sch, precision='fp32'),
                           str(tmp_path))
 
 
@@ -322,6 +336,58 @@ def test_sweep_grid_and_curve_tags():
     assert parsed.cfg_options == one['cfg_options']
 
 
+def test_lr_study_tags_commands_and_report(tmp_path, monkeypatch):
+    import ablation_sweep
+    runs = {v: ablation_sweep._lr_runs(v) for v in ablation_sweep.LR_STUDY}
+    assert [r[2] for r in runs['linear']] == [
+        'lr0p001-iters1600', 'lr0p001', 'lr0p001-iters6400',
+        'lr0p01-iters1600', 'lr0p01']
+    assert runs['icar'] == [(1e-3, 3200, 'lr0p001',
+                             {ablation_sweep.LR_KEY: 1e-3})]
+    # the schedule's own rate is not part of the study (the curve has it)
+    assert all(lr != ablation.SCHEDULE['lr'] for rs in runs.values()
+               for lr, *_ in rs)
+    # a command is an investigation of ablation.py that sets the rate
+    args = ablation.argparse.Namespace(work_dir='w', threads=1)
+    lr, n, tag, options = runs['linear'][0]
+    cmd = ablation_sweep._invocation('linear', 0, tag, options, args,
+                                     iters=ablation_sweep._iters(n))
+    parsed = ablation.parse_args(cmd[2:])
+    assert parsed.iters == 1600 and parsed.tag == tag
+    cfg = ablation.load_cfg('linear', 0, ablation.SCHEDULE, 'w')
+    cfg.merge_from_dict(parsed.cfg_options)
+    assert cfg.optim_wrapper.optimizer.lr == 1e-3
+    # the report: the study's runs beside the schedule rate's, by length
+    metrics = dict(seen_top1=None, zs_names=None, zs_described=None,
+                   linear_probe=20., few_shot_1=1., few_shot_4=2.,
+                   retrieval_r1=None)
+    seen = []
+
+    def fake(variant, seed, tag, options, work_dir, iters=None):
+        seen.append((variant, tag, iters))
+        lr = options.get(ablation_sweep.LR_KEY, ablation.SCHEDULE['lr'])
+        if variant == 'icar' and not options:
+            return None  # the main run has not finished
+        return dict(variant=variant, seed=seed, tag=tag, cpu_s=2.,
+                    metrics=dict(metrics, seen_top1=1000 * lr))
+
+    monkeypatch.setattr(ablation_sweep, '_result', fake)
+    monkeypatch.setattr(ablation, 'DOCS', str(tmp_path))
+    report = ablation_sweep.lr_report('unused')
+    assert ('linear', 'iters1600', 1600) in seen
+    assert ('linear', None, None) in seen  # 3200: the main run
+    assert ('icar', None, None) in seen
+    rows = [(r['variant'], r['lr'], r['iters']) for r in report['rows']]
+    assert rows == [('linear', 1e-3, 1600), ('linear', 1e-3, 3200),
+                    ('linear', 1e-3, 6400), ('linear', 3e-3, 1600),
+                    ('linear', 3e-3, 3200), ('linear', 3e-3, 6400),
+                    ('linear', 1e-2, 1600), ('linear', 1e-2, 3200),
+                    ('icar', 1e-3, 3200)]
+    assert report['cpu_s'] == 2. * 6  # the study's own runs only
+    md = (tmp_path / 'lr_probe.md').read_text()
+    assert '| `linear` | 0.003 (schedule) | 6400 | 3.0 | n/a | 20.0 |' in md
+
+
 def test_sweep_rejects_a_variant_of_the_other_study():
     import ablation_sweep
     with pytest.raises(SystemExit):
@@ -331,13 +397,13 @@ def test_sweep_rejects_a_variant_of_the_other_study():
 
 def test_curve_report_per_variant(tmp_path, monkeypatch):
     import ablation_sweep
-    assert all(400 in lengths for lengths in ablation_sweep.CURVES.values())
+    assert all(1600 in lengths for lengths in ablation_sweep.CURVES.values())
     metrics = dict(seen_top1=30., zs_names=None, zs_described=None,
                    linear_probe=20., few_shot_1=1., few_shot_4=2.,
                    retrieval_r1=None)
 
     def fake(variant, seed, tag, options, work_dir, iters=None):
-        if variant == 'shallow' and iters != 400:
+        if variant == 'shallow' and iters != 1600:
             return None  # not run yet: left out
         text = dict(zs_described=50., retrieval_r1=3.) \
             if variant != 'linear' else {}
@@ -350,7 +416,7 @@ def test_curve_report_per_variant(tmp_path, monkeypatch):
     assert [p['iters'] for p in report['curves']['linear']] == list(
         ablation_sweep.CURVES['linear'])
     assert report['curves']['shallow'] == [dict(
-        iters=400, seen_top1=4., zs_described=50., linear_probe=20.,
+        iters=1600, seen_top1=16., zs_described=50., linear_probe=20.,
         retrieval_r1=3.)]
     assert report['cpu_s'] == len(ablation_sweep.CURVES['linear']) + 1 + \
         len(ablation_sweep.CURVES['icar'])

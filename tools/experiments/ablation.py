@@ -25,13 +25,12 @@ on the held-out compositions (names only; names + descriptions), linear
 probe and K-shot probes (K = 1, 4) on a second task (texture x size) and
 caption retrieval R@1.
 
-Cost on the 2-core reference machine, one thread per run, 2 to 4 runs at
-a time, training and evaluation together: about 2.4 CPU-s per iteration
-for the variants that encode described class texts (iCAR with the sigmoid
-loss: 973 CPU-s for 400 iterations; iCAR: 3,803 for 1600), 1.6 for
-shallow fusion (2,626 for 1600), 0.4 for the linear head (682 for 1600).
-An earlier machine was about 2.8 times slower (iCAR: 2,779 CPU-s for 400
-iterations). Resumable: a finished (variant, seed) is skipped when
+Cost on the 2-core reference machine, one thread per run, 2 runs at a
+time, training under bfloat16 autocast with the fused AdamW (the schedule's
+``AmpOptimWrapper``; ``tools/benchmark/ablation_step.py`` measures it
+against the float32 path): iCAR took 342 CPU-s for 400 iterations
+(training and evaluation), the linear head 50, so about 0.83 and 0.12 CPU-s
+per iteration. Resumable: a finished (variant, seed) is skipped when
 its result matches the schedule and the fingerprint of its config file
 (:func:`config_fingerprint`), and the runs committed in
 ``docs/ablation/ablation.json`` count as finished, so a fresh checkout
@@ -100,11 +99,14 @@ ALL_VARIANTS = {**VARIANTS, **CONTROLS}
 #: ``configs/ablation/_base_/ablation_schedule.py``, recorded with every
 #: result (its cache key, :func:`schedule_key`).
 SCHEDULE = dict(
-    max_iters=400,
+    max_iters=3200,
     warmup_iters=40,
     batch_size=32,  # per stream
     image_size=32,
-    lr=1e-3,
+    lr=3e-3,
+    # bfloat16 autocast (AmpOptimWrapper; on a CPU CPUBF16AmpOptimWrapper)
+    # and AdamW(fused=True)
+    precision='bf16',
     num_per_class=80,  # training images per seen class
     num_captions=4000,
     # the whole text tower trains (TextEncoder, nothing frozen); each run
@@ -132,7 +134,7 @@ def apply_schedule(cfg, schedule: Dict) -> None:
         cfg (Config): A config of ``configs/ablation/``, changed in place.
         schedule (dict): Keys of :data:`SCHEDULE` (and ``text_tower``).
     """
-    for key in ('image_size', 'text_body'):
+    for key in ('image_size', 'text_body', 'precision'):
         if schedule[key] != SCHEDULE[key]:
             raise ValueError(f'{key}={schedule[key]!r}: write a config file '
                              'for it (configs/ablation/)')
@@ -245,10 +247,12 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     import icar_mm  # noqa: F401
     from mmengine.runner import Runner
     from ablation_eval import evaluate_model
+    from icar_mm.utils.setup_env import setup_amp
     config = config_fingerprint(variant)
     cfg = load_cfg(variant, seed, schedule, work_dir)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    setup_amp(cfg, False)  # bfloat16 autocast on the CPU (logged)
     runner = Runner.from_cfg(cfg)
     before = _text_body(runner.model)
     runner.train()

@@ -330,6 +330,8 @@ def readme_section(report: Dict, table: str, claims_md: str,
         f"{sch['batch_size']} captioned {sch['image_size']} px images, "
         'AdamW lr '
         f"{sch['lr']:g}, "
+        + ('bfloat16 autocast (float32 weights and evaluation), '
+           if sch.get('precision') == 'bf16' else '')
         + ('the pretrained MiniLM text tower' if sch.get(
             'text_tower', 'minilm') == 'minilm' else
            f"text tower {sch['text_tower']!r} (NOT the experiment)")

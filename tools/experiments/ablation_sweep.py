@@ -12,17 +12,25 @@ zero-shot (the two figures the paper's method claims); write it into that
 variant's config file (``configs/ablation/<variant>.py``) before its 3-seed
 runs, so no variant is compared at a setting that suits only another.
 
-``curve``: the linear-head baseline trained for 100 ... 3200 iterations
-(the same schedule shape, seed 0; 400 is the main run): whether the
-ablation's length lets it plateau; and iCAR and shallow fusion at 1600
-iterations: whether their comparison holds on a longer schedule.
+``curve``: the linear-head baseline trained for 400 ... 12800 iterations
+(the same schedule shape, seed 0; 3200 is the main run): where it
+plateaus, and so whether the ablation's length is long enough; and iCAR
+and shallow fusion at 1600 iterations: whether their comparison holds on
+a shorter schedule.
 
-Both write ``docs/ablation/<study>.json`` (every run, so that a fresh
+``lr``: the learning rate. The schedule's rate (3e-3) was chosen on the
+linear head; this study holds its other rates (1e-3, the rate of the
+400-iteration study, and 1e-2) at several lengths, and iCAR at 1e-3, so
+that the rate is seen to suit iCAR too (``lr_probe.md``, the curve's runs
+at 3e-3 beside them).
+
+Each writes ``docs/ablation/<study>.json`` (every run, so that a fresh
 checkout resumes instead of retraining: ``ablation.py`` reads committed
 runs), ``.md`` and, for the curve, ``.png``::
 
     HF_HUB_OFFLINE=1 python tools/experiments/ablation_sweep.py sweep --jobs 2
     HF_HUB_OFFLINE=1 python tools/experiments/ablation_sweep.py curve --jobs 2
+    HF_HUB_OFFLINE=1 python tools/experiments/ablation_sweep.py lr --jobs 2
     python tools/experiments/ablation_sweep.py sweep --report-only
 """
 import argparse
@@ -52,14 +60,22 @@ SWEEP: Dict[str, Dict[str, Tuple[str, tuple]]] = {
 DEFAULTS = dict(lam=1.0, tau=0.05)
 #: the best setting maximises the mean of these metrics
 SELECT = ('seen_top1', 'zs_described')
-#: variant -> the schedule lengths of its curve (400 is the main run): the
-#: linear head, to find where it plateaus, and iCAR and shallow fusion, to
-#: see whether their comparison holds on a longer schedule
+#: variant -> the schedule lengths of its curve (3200 is the main run):
+#: the linear head, to find where it plateaus, and iCAR and shallow fusion,
+#: to see whether their comparison holds on a shorter schedule
 CURVES: Dict[str, Tuple[int, ...]] = {
-    'linear': (100, 200, 400, 800, 1600, 3200),
-    'shallow': (400, 1600),
-    'icar': (400, 1600),
+    'linear': (400, 800, 1600, 3200, 6400, 12800),
+    'shallow': (1600, 3200),
+    'icar': (1600, 3200),
 }
+#: variant -> {learning rate: schedule lengths} of the ``lr`` study (the
+#: schedule's own rate is the curve's)
+LR_STUDY: Dict[str, Dict[float, Tuple[int, ...]]] = {
+    'linear': {1e-3: (1600, 3200, 6400), 1e-2: (1600, 3200)},
+    'icar': {1e-3: (3200, )},
+}
+#: the config key of the learning rate
+LR_KEY = 'optim_wrapper.optimizer.lr'
 #: what the curve reports of each run
 CURVE_METRICS = ('seen_top1', 'zs_described', 'linear_probe',
                  'retrieval_r1')
@@ -119,6 +135,23 @@ def _curve_tag(iters: int) -> Optional[str]:
     """The tag of the curve's run of ``iters`` (None: the main run)."""
     return None if iters == ablation.SCHEDULE['max_iters'] else \
         f'iters{iters}'
+
+
+def _iters(iters: int) -> Optional[int]:
+    """``--iters`` of a run of ``iters`` (None: the schedule's own)."""
+    return None if iters == ablation.SCHEDULE['max_iters'] else iters
+
+
+def _lr_runs(variant: str) -> List[Tuple[float, int, str, Dict]]:
+    """(lr, iters, tag, cfg_options) of each run of the ``lr`` study."""
+    out = []
+    for lr, lengths in LR_STUDY[variant].items():
+        for n in lengths:
+            tag = f'lr{lr:g}'.replace('.', 'p').replace('-', 'm')
+            if _iters(n) is not None:
+                tag += f'-iters{n}'
+            out.append((lr, n, tag, {LR_KEY: lr}))
+    return out
 
 
 def _launch(commands: List[List[str]], jobs: int) -> None:
@@ -228,6 +261,47 @@ def curve_report(work_dir: str) -> Dict:
     return report
 
 
+def lr_report(work_dir: str) -> Dict:
+    """``lr_probe.json`` / ``.md``: the ``lr`` study's runs beside the
+    runs of the schedule's own rate (curve and main runs) at the same
+    lengths."""
+    rows, runs = [], []
+    own = ablation.SCHEDULE['lr']
+    for variant in LR_STUDY:
+        lengths = sorted({n for ns in LR_STUDY[variant].values()
+                          for n in ns})
+        points = [(own, n, _curve_tag(n), {}) for n in lengths
+                  if n in CURVES.get(variant, ()) or _iters(n) is None]
+        for lr, n, tag, options in points + _lr_runs(variant):
+            r = _result(variant, 0, tag, options, work_dir, iters=_iters(n))
+            if r is None:
+                continue
+            if options:
+                runs.append(r)
+            rows.append(dict(variant=variant, lr=lr, iters=n,
+                             **{m: r['metrics'][m] for m in CURVE_METRICS}))
+    rows.sort(key=lambda r: (list(LR_STUDY).index(r['variant']), r['lr'],
+                             r['iters']))
+
+    def cell(value):
+        return 'n/a' if value is None else f'{value:.1f}'
+
+    md = ['| variant | lr | iterations | ' + ' | '.join(
+        METRICS[m] for m in CURVE_METRICS) + ' |',
+          '|---|---:|---:|' + '---:|' * len(CURVE_METRICS)] + [
+              f"| `{r['variant']}` | {r['lr']:g}"
+              f"{' (schedule)' if r['lr'] == own else ''} | {r['iters']} | "
+              + ' | '.join(cell(r[m]) for m in CURVE_METRICS) + ' |'
+              for r in rows]
+    report = dict(study={v: {f'{lr:g}': list(ns) for lr, ns in g.items()}
+                         for v, g in LR_STUDY.items()},
+                  schedule_lr=own, rows=rows, metrics=list(CURVE_METRICS),
+                  cpu_s=float(sum(r['cpu_s'] for r in runs)), runs=runs)
+    _write(report, 'lr_probe', '# Learning rate of the schedule, seed 0 '
+           '(generated)\n\n' + '\n'.join(md) + '\n')
+    return report
+
+
 def _write(report: Dict, name: str, markdown: str) -> None:
     with open(osp.join(ablation.DOCS, f'{name}.json'), 'w') as f:
         json.dump(report, f, indent=1)
@@ -237,7 +311,7 @@ def _write(report: Dict, name: str, markdown: str) -> None:
 
 def main(argv=None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('study', choices=['sweep', 'curve'])
+    parser.add_argument('study', choices=['sweep', 'curve', 'lr'])
     parser.add_argument('--work-dir', default='work_dirs/ablation')
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument('--threads', type=int, default=1)
@@ -246,7 +320,7 @@ def main(argv=None) -> Dict:
                         help='train only these variants of the study '
                         '(default: all); the report covers every one')
     args = parser.parse_args(argv)
-    study = SWEEP if args.study == 'sweep' else CURVES
+    study = dict(sweep=SWEEP, curve=CURVES, lr=LR_STUDY)[args.study]
     unknown = sorted(set(args.variants or ()) - set(study))
     if unknown:
         parser.error(f'{args.study} has no variant {unknown}; choose from '
@@ -256,13 +330,16 @@ def main(argv=None) -> Dict:
     if args.study == 'sweep':
         commands = [_invocation(v, 0, s['tag'], s['cfg_options'], args)
                     for v in variants for s in settings(v) if s['tag']]
-    else:
+    elif args.study == 'curve':
         commands = [_invocation(v, 0, _curve_tag(n), {}, args, iters=n)
                     for v in variants for n in CURVES[v] if _curve_tag(n)]
+    else:
+        commands = [_invocation(v, 0, tag, options, args, iters=_iters(n))
+                    for v in variants for _, n, tag, options in _lr_runs(v)]
     if not args.report_only:
         _launch(commands, args.jobs)
-    return (sweep_report if args.study == 'sweep' else curve_report)(
-        args.work_dir)
+    return dict(sweep=sweep_report, curve=curve_report,
+                lr=lr_report)[args.study](args.work_dir)
 
 
 if __name__ == '__main__':

@@ -12,7 +12,7 @@
 #       --cfg-options load_from=work_dirs/finetune_clip/clip/iter_400.pth
 #   python tools/evaluate.py wise-ft CONFIG WORK_DIR/iter_200.pth \
 #       --zero-shot work_dirs/finetune_clip/clip/iter_400.pth --out-dir OUT
-_base_ = '../../ablation/_base_/ablation_schedule.py'
+_base_ = '../../ablation/_base_/ablation_schedule_400it.py'
 
 # the pretrained CLIP (a missing file stops the run)
 load_from = 'work_dirs/finetune_clip/clip/iter_400.pth'
