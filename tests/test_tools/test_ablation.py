@@ -518,3 +518,60 @@ def test_texture_size_task_labels_follow_the_scenes():
             **sc['objects'][0]) == name)
         assert np.array_equal(ds.get_data_info(i)['img'],
                               world.render(first)['img'])
+
+
+def test_joint_space_figures_from_their_definition():
+    import ablation_analysis
+    rng = np.random.default_rng(0)
+    classes = np.array([0, 0, 1, 1, 2])
+
+    def unit(x):
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    images = unit(rng.normal(size=(5, 8)))
+    texts = unit(rng.normal(size=(5, 8)))
+    out = ablation_analysis.joint_space_figures(images, texts, classes)
+    best = [int(np.argmax(images[i] @ texts.T)) for i in range(5)]
+    hits = [b == i for i, b in enumerate(best)]
+    right = [classes[b] == classes[i] for i, b in enumerate(best)]
+    assert out['i2t_r1'] == pytest.approx(100. * np.mean(hits))
+    assert out['i2t_class_r1'] == pytest.approx(100. * np.mean(right))
+    errors = [r for h, r in zip(hits, right) if not h]
+    assert out['errors_right_class'] == pytest.approx(
+        100. * np.mean(errors) if errors else 0.)
+    own, other = [], []
+    for i in range(5):
+        cos = {}
+        for c in (0, 1, 2):
+            mean = images[classes == c].mean(0)
+            cos[c] = float(images[i] @ (mean / np.linalg.norm(mean)))
+        own.append(cos[classes[i]])
+        other.append(np.mean([v for c, v in cos.items()
+                              if c != classes[i]]))
+    assert out['cos_own_class'] == pytest.approx(np.mean(own))
+    assert out['cos_other_classes'] == pytest.approx(np.mean(other))
+    # a class-collapsed space whose captions name only the class: every
+    # image finds a caption of its class, rarely its own
+    onehot = np.eye(8)[classes]
+    collapsed = ablation_analysis.joint_space_figures(onehot, onehot,
+                                                      classes)
+    assert collapsed['cos_own_class'] == pytest.approx(1.)
+    assert collapsed['cos_other_classes'] == pytest.approx(0.)
+    assert collapsed['i2t_class_r1'] == 100.
+    assert collapsed['errors_right_class'] == 100.
+    assert collapsed['i2t_r1'] == 60.  # the first of each class only
+
+
+def test_retrieval_pairs_carry_their_classes():
+    from ablation_eval import caption_retrieval_dataset
+    from icar_mm.datasets.synthetic_world import SyntheticWorld
+    world = SyntheticWorld(seed=0, image_size=32)
+    dataset = caption_retrieval_dataset(world, 6)
+    pairs = world.caption_samples(6, seed=7)
+    for i, (img, caption) in enumerate(pairs):
+        assert np.array_equal(dataset.get_data_info(i)['img'], img)
+        assert dataset.captions[i] == caption
+    scenes = world.caption_scenes(6, seed=7)
+    assert dataset.image_classes == [
+        world.class_id(s['objects'][0]['colour'], s['objects'][0]['shape'])
+        for s, _ in scenes]

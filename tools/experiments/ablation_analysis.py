@@ -1,11 +1,19 @@
-"""Where the zero-shot accuracy of the ablation comes from.
+"""Where the ablation's zero-shot and retrieval figures come from.
 
 Reloads the weights every finished ablation run saved (``model.pth``) and
-splits held-out zero-shot top-1 into the classes whose name is a nonce word
-(only the description says what they look like) and the classes with an
-informative name ("orange cross"), for both vocabularies. Writes
-``analysis.json`` and ``analysis.md`` next to the ablation report, which
-``ablation.py --report-only`` then includes in the README section::
+
+* splits held-out zero-shot top-1 into the classes whose name is a nonce
+  word (only the description says what they look like) and the classes
+  with an informative name ("orange cross"), for both vocabularies;
+* tests the retrieval-deficit hypothesis (the classification loss on the
+  joint embedding pulls images towards their class): on the retrieval
+  pairs, how close each image embedding is to its class's mean direction
+  and to the other classes', and which share of the image-to-text
+  retrieval errors still names the right (colour, shape) class, i.e. the
+  embedding knows the class but not the scene.
+
+Writes ``analysis.json`` and ``analysis.md`` next to the ablation report,
+which ``ablation.py --report-only`` then includes in the README section::
 
     python tools/experiments/ablation_analysis.py --work-dir work_dirs/ablation
     python tools/experiments/ablation.py --report-only
@@ -21,6 +29,15 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import ablation  # noqa: E402
+
+
+def torch_no_grad(fn):
+    """``torch.no_grad`` applied at call time (torch is imported late)."""
+    def wrapped(*args, **kwargs):
+        import torch
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+    return wrapped
 
 
 def _split_scores(model, world_cfg: Dict, num_per_class: int) -> Dict:
@@ -50,6 +67,61 @@ def _split_scores(model, world_cfg: Dict, num_per_class: int) -> Dict:
     return out
 
 
+@torch_no_grad
+def _joint_space(model, world_cfg: Dict, num: int) -> Dict:
+    """Class concentration of the joint image embeddings and the kind of
+    retrieval errors, on ``ablation_eval``'s retrieval pairs."""
+    import numpy as np
+    from ablation_eval import caption_retrieval_dataset
+    from icar_mm.datasets.synthetic_world import SyntheticWorld
+    from icar_mm.evaluation.features import build_dataloader
+    from icar_mm.evaluation.retrieval import encode_texts
+    dataset = caption_retrieval_dataset(SyntheticWorld(**world_cfg), num)
+    images = []
+    for batch in build_dataloader(dataset, 128):
+        data = model.data_preprocessor(batch, False)
+        images.append(model.embed_images(data['inputs']).float().numpy())
+    images = np.concatenate(images)
+    return joint_space_figures(images, encode_texts(model, dataset.captions),
+                               np.array(dataset.image_classes))
+
+
+def joint_space_figures(images, texts, classes) -> Dict:
+    """What :func:`_joint_space` reports, from the embeddings.
+
+    Args:
+        images (np.ndarray): ``(N, D)`` normalised image embeddings.
+        texts (np.ndarray): ``(N, D)`` normalised embeddings of their
+            captions (caption ``i`` belongs to image ``i``).
+        classes (np.ndarray): ``(N, )`` class of each image's main object.
+
+    Returns:
+        dict: image -> text R@1, the share of images whose retrieved
+        caption is of their class, the share of the errors that are, and
+        the mean cosine of an image to its class's mean direction and to
+        the other classes' (classes with one image or more).
+    """
+    import numpy as np
+    num = len(classes)
+    best = (images @ texts.T).argmax(1)  # image -> text
+    hit = best == np.arange(num)
+    right_class = classes[best] == classes
+    present = np.unique(classes)
+    means = np.stack([images[classes == c].mean(0) for c in present])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    cos = images @ means.T  # (N, classes present)
+    own = cos[np.arange(num), np.searchsorted(present, classes)]
+    others = (cos.sum(1) - own) / (len(present) - 1)
+    errors = int((~hit).sum())
+    return dict(
+        i2t_r1=100. * float(hit.mean()),
+        i2t_class_r1=100. * float(right_class.mean()),
+        errors_right_class=100. * float((right_class & ~hit).sum()) /
+        max(errors, 1),
+        cos_own_class=float(own.mean()),
+        cos_other_classes=float(others.mean()))
+
+
 def analyse(work_dir: str, variants: List[str], seeds: List[int],
             threads: int = 1) -> Dict:
     """Nonce / informative split of held-out zero-shot, per run."""
@@ -69,35 +141,68 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
             cached = osp.join(wd, 'analysis.json')
             if osp.isfile(cached) and osp.getmtime(cached) > osp.getmtime(
                     path):
-                results.setdefault(v, {})[str(s)] = json.load(open(cached))
-                continue
+                result = json.load(open(cached))
+                if 'joint_space' in result:  # else: an older analysis
+                    results.setdefault(v, {})[str(s)] = result
+                    continue
             cfg = ablation.load_cfg(v, s, ablation.SCHEDULE, wd)
             model = MODELS.build(cfg.model)
             model.load_state_dict(torch.load(path, map_location='cpu'))
             model.eval()
-            results.setdefault(v, {})[str(s)] = _split_scores(
-                model, dict(cfg.world), DEFAULT_EVAL_SIZES['heldout'])
+            result = _split_scores(model, dict(cfg.world),
+                                   DEFAULT_EVAL_SIZES['heldout'])
+            result['joint_space'] = _joint_space(
+                model, dict(cfg.world), DEFAULT_EVAL_SIZES['retrieval'])
+            results.setdefault(v, {})[str(s)] = result
             with open(cached, 'w') as f:
                 json.dump(results[v][str(s)], f)
             print(v, s, results[v][str(s)], flush=True)
     return results
 
 
-def markdown(results: Dict) -> str:
-    """Mean ± std over seeds of each split."""
+#: the joint-space figures: key -> (column title, format)
+JOINT_SPACE = {
+    'i2t_r1': ('image -> text R@1', '{:.1f}'),
+    'i2t_class_r1': ('image -> text, right class', '{:.1f}'),
+    'errors_right_class': ('errors naming the right class (%)', '{:.1f}'),
+    'cos_own_class': ('cosine to own class mean', '{:.3f}'),
+    'cos_other_classes': ('cosine to other class means', '{:.3f}'),
+}
+
+
+def _mean_std(vals: List[float], fmt: str) -> str:
     import numpy as np
+    std = np.std(vals, ddof=1) if len(vals) > 1 else 0.
+    return f'{fmt.format(np.mean(vals))} ± {fmt.format(std)}'
+
+
+def markdown(results: Dict) -> str:
+    """Mean ± std over seeds of each figure: the zero-shot split, then the
+    joint space."""
     lines = [
+        'Held-out zero-shot top-1 split by the kind of class name (6 of the '
+        '10 held-out classes have a nonce name):', '',
         '| variant | names: nonce-named classes | names: informative names '
         '| names + descr.: nonce-named | names + descr.: informative |',
         '|---|---:|---:|---:|---:|'
     ]
     for v, per_seed in results.items():
-        cells = []
-        for vocab in ('names', 'described'):
-            for part in ('nonce', 'informative'):
-                vals = [r[vocab][part] for r in per_seed.values()]
-                std = np.std(vals, ddof=1) if len(vals) > 1 else 0.
-                cells.append(f'{np.mean(vals):.1f} ± {std:.1f}')
+        cells = [_mean_std([r[vocab][part] for r in per_seed.values()],
+                           '{:.1f}')
+                 for vocab in ('names', 'described')
+                 for part in ('nonce', 'informative')]
+        lines.append(f'| `{v}` | ' + ' | '.join(cells) + ' |')
+    lines += [
+        '', 'The retrieval-deficit hypothesis: on the 500 retrieval pairs, '
+        'how close each joint image embedding is to its (colour, shape) '
+        "class's mean direction and to the other classes' (a class-collapsed "
+        'space: high own, low other), and the share of image -> text errors '
+        'that still retrieve a caption of the right class:', '',
+        '| variant | ' + ' | '.join(t for t, _ in JOINT_SPACE.values()) +
+        ' |', '|---|' + '---:|' * len(JOINT_SPACE)]
+    for v, per_seed in results.items():
+        cells = [_mean_std([r['joint_space'][k] for r in per_seed.values()],
+                           fmt) for k, (_, fmt) in JOINT_SPACE.items()]
         lines.append(f'| `{v}` | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
@@ -110,7 +215,8 @@ def main(argv=None) -> Dict:
                                          'ablation'))
     parser.add_argument('--variants', nargs='+',
                         default=['clip', 'shallow', 'icar_names', 'icar',
-                                 'icar_random_text'])
+                                 'unicl', 'icar_sigmoid',
+                                 'icar_separate_proj', 'icar_random_text'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)

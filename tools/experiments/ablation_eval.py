@@ -98,13 +98,18 @@ def caption_retrieval_dataset(world: SyntheticWorld, num: int,
 
     ``seed`` 7 is never used by the training caption stream (seed 1).
     """
-    pairs = world.caption_samples(num, seed=seed)
+    pairs = world.caption_scenes(num, seed=seed)
+    images = [world.render(scene)['img'] for scene, _ in pairs]
     dataset = _InMemoryDataset([
         dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
-        for img, _ in pairs
+        for img in images
     ])
     dataset.captions = [cap for _, cap in pairs]
     dataset.caption_image = list(range(len(pairs)))
+    # the (colour, shape) class of each image's main object (analysis)
+    dataset.image_classes = [
+        world.class_id(scene['objects'][0]['colour'],
+                       scene['objects'][0]['shape']) for scene, _ in pairs]
     return dataset
 
 

@@ -367,11 +367,10 @@ def readme_section(report: Dict, table: str, claims_md: str,
         ]
     if analysis:
         lines += [
-            'Held-out zero-shot top-1 split by the kind of class name (6 of '
-            'the 10 held-out classes have a nonce name; from the saved '
-            'weights by `tools/experiments/ablation_analysis.py`, mean ± std '
-            'over seeds):', '', analysis.rstrip('\n'), ''
-        ]
+            'From the saved weights, by '
+            '`tools/experiments/ablation_analysis.py` (mean ± std over '
+            'seeds):', ''
+        ] + analysis.rstrip('\n').split('\n') + ['']
     lines = [_wrap(ln) if not ln.startswith(('|', '<', '!', '#', '`'))
              else ln for ln in lines]
     if notes:
@@ -496,7 +495,8 @@ def write_report(results: List[Dict],
         analysis_file) else ''
     if analysis:
         with open(files['markdown'], 'a') as f:
-            f.write('\nHeld-out zero-shot by kind of class name:\n\n' +
+            f.write('\nFrom the saved weights '
+                    '(`tools/experiments/ablation_analysis.py`):\n\n' +
                     analysis)
     if readme:
         rel = osp.relpath(files['plot'], osp.dirname(osp.abspath(readme)))
