@@ -456,6 +456,14 @@ def test_parse_args_rejects_bad_input():
         ablation.parse_args(['--threads', '4'])
     with pytest.raises(SystemExit):
         ablation.parse_args(['--cfg-options', 'model.x=1'])
+    with pytest.raises(SystemExit):  # nothing to train
+        ablation.parse_args(['--variants', '--controls'])
+    # a control alone
+    args = ablation.parse_args(['--variants', '--controls',
+                                'icar_random_text', '--seeds', '1'])
+    assert args.variants == [] and args.controls == ['icar_random_text']
+    assert ablation.plan_runs(args.variants, args.seeds, args.controls) == [
+        ('icar_random_text', 1)]
 
 
 def _result(variant, seed, **metrics):

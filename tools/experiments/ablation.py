@@ -386,8 +386,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/ablation',
                         help='one folder per (variant, seed), git-ignored')
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
-                        choices=list(VARIANTS))
+    parser.add_argument('--variants', nargs='*', default=list(VARIANTS),
+                        choices=list(VARIANTS),
+                        help='rows to train (none: only --controls)')
     parser.add_argument('--controls', nargs='*', default=list(CONTROLS),
                         choices=list(CONTROLS))
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
@@ -423,6 +424,8 @@ def parse_args(argv=None):
         parser.error('--threads must be 1 or 2 (the machine is shared)')
     if args.jobs < 1:
         parser.error('--jobs must be >= 1')
+    if not args.variants and not args.controls:
+        parser.error('nothing to train: give --variants or --controls')
     if args.cfg_options and not args.tag:
         parser.error('--cfg-options changes the experiment: give it a --tag')
     if args.tag and not args.tag.replace('-', '').replace('_', '').isalnum():
