@@ -243,6 +243,69 @@ def test_text_body_change_is_recorded(tmp_path):
     assert ablation._text_body_change(None, None) is None
 
 
+class _Killed(Exception):
+    """The invocation of an attempt dies (a session ends, a job is killed)."""
+
+
+def test_a_cut_short_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """An attempt killed after iteration 3 of 4 (its last checkpoint is
+    iteration 2's) is resumed by the next launch: the same weights and
+    figures as the run never cut short, its CPU time carried over."""
+    import torch
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+    schedule = dict(ablation.SMOKE_SCHEDULE, max_iters=4, text_tower='tiny')
+    sizes = ablation.SMOKE_EVAL_SIZES
+
+    def run(name):
+        return ablation.run_one('icar', 0, schedule, sizes,
+                                str(tmp_path / name), 1, save_weights=True,
+                                probe_seeds=(0, ), checkpoint_interval=2)
+
+    whole = run('whole')
+    assert 'resumed_from_iter' not in whole
+
+    class KillAfterIteration3(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            if runner.iter + 1 == 3:
+                raise _Killed
+
+    from_cfg = Runner.from_cfg
+
+    def from_cfg_killed(cfg):
+        runner = from_cfg(cfg)
+        runner.register_hook(KillAfterIteration3(), priority='LOWEST')
+        return runner
+
+    monkeypatch.setattr(Runner, 'from_cfg', from_cfg_killed)
+    with pytest.raises(_Killed):
+        run('cut')
+    monkeypatch.setattr(Runner, 'from_cfg', from_cfg)
+    cut = tmp_path / 'cut'
+    assert not (cut / 'result.json').exists()
+    assert open(cut / 'last_checkpoint').read().strip().endswith(
+        'iter_2.pth')
+    earlier = torch.load(cut / 'iter_2.pth', map_location='cpu',
+                         weights_only=False)['meta']['ablation_cpu_s']
+    resumed = run('cut')
+    assert resumed['resumed_from_iter'] == 2
+    assert resumed['cpu_s'] > earlier > 0
+    # training went on exactly where it stopped
+    w_whole = torch.load(tmp_path / 'whole' / 'model.pth')
+    w_resumed = torch.load(cut / 'model.pth')
+    assert w_whole.keys() == w_resumed.keys()
+    for k in w_whole:
+        assert torch.equal(w_whole[k], w_resumed[k]), k
+    for m in ('seen_top1', 'zs_described', 'retrieval_r1'):
+        assert resumed['metrics'][m] == whole['metrics'][m]
+    # the checkpoints are gone once the run has its result
+    assert not list(cut.glob('iter_*.pth'))
+    assert not (cut / 'last_checkpoint').exists()
+    log = open(sorted(cut.glob('*/*.log'))[-1]).read()
+    assert 'icar seed 0: resumed from iteration 2' in log
+
+
 def test_committed_runs_resume_a_fresh_checkout(tmp_path, monkeypatch):
     docs = tmp_path / 'docs'
     docs.mkdir()

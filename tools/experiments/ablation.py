@@ -30,11 +30,14 @@ time, training under bfloat16 autocast with the fused AdamW (the schedule's
 ``AmpOptimWrapper``; ``tools/benchmark/ablation_step.py`` measures it
 against the float32 path): iCAR took 342 CPU-s for 400 iterations
 (training and evaluation), the linear head 50, so about 0.83 and 0.12 CPU-s
-per iteration. Resumable: a finished (variant, seed) is skipped when
+per iteration (2746 and 359 CPU-s for the 3200 iterations of the
+schedule). Resumable: a finished (variant, seed) is skipped when
 its result matches the schedule and the fingerprint of its config file
 (:func:`config_fingerprint`), and the runs committed in
 ``docs/ablation/ablation.json`` count as finished, so a fresh checkout
-continues the table::
+continues the table; a run cut short (its invocation killed) resumes from
+its last checkpoint (every :data:`CHECKPOINT_INTERVAL` iterations) when it
+is launched again::
 
     HF_HUB_OFFLINE=1 nohup .venv/bin/python tools/experiments/ablation.py \\
         --work-dir work_dirs/ablation --jobs 2 > work_dirs/ablation.log 2>&1 &
@@ -65,6 +68,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
+
+from mmengine.hooks import Hook
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(HERE))
@@ -221,12 +226,55 @@ def config_fingerprint(variant: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+#: iterations between the checkpoints of a run (only the last one is kept,
+#: and it is removed once the run has its result): a run cut short (its
+#: invocation killed) resumes from it when it is launched again
+CHECKPOINT_INTERVAL = 400
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+class _CarriedCPUTime(Hook):
+    """Keeps the CPU seconds of a run's earlier, cut-short attempts in its
+    checkpoints, so that a resumed run's ``cpu_s`` counts them."""
+
+    def __init__(self) -> None:
+        self.earlier_cpu_s = 0.
+        self.resumed_from_iter = None
+
+    def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
+        checkpoint['meta']['ablation_cpu_s'] = self.earlier_cpu_s + _cpu_s()
+
+    def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
+        meta = checkpoint['meta']
+        self.earlier_cpu_s = float(meta.get('ablation_cpu_s', 0.))
+        self.resumed_from_iter = int(meta['iter'])
+
+
+def _remove_checkpoints(work_dir: str) -> None:
+    """Delete a finished run's resume checkpoints."""
+    for path in glob.glob(osp.join(work_dir, 'iter_*.pth')) + [
+            osp.join(work_dir, 'last_checkpoint')]:
+        if osp.isfile(path):
+            os.remove(path)
+
+
 def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
             work_dir: str, threads: int,
             cfg_options: Optional[Dict] = None,
             save_weights: bool = False,
-            probe_seeds: tuple = (0, 1, 2)) -> Dict:
+            probe_seeds: tuple = (0, 1, 2),
+            checkpoint_interval: int = CHECKPOINT_INTERVAL) -> Dict:
     """Train and evaluate one (variant, seed); write ``result.json``.
+
+    A checkpoint is kept every ``checkpoint_interval`` iterations; if the
+    run's folder holds one (an earlier attempt was cut short), training
+    resumes from it (``result['resumed_from_iter']``, written to the run's
+    log) and ``cpu_s`` adds the earlier attempts' CPU time.
 
     Args:
         variant (str): A key of :data:`ALL_VARIANTS`.
@@ -239,10 +287,15 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
         probe_seeds (Sequence[int]): Seeds of the few-shot draws.
         save_weights (bool): Also write ``model.pth`` (the state dict), to
             re-evaluate without retraining.
+        checkpoint_interval (int): Iterations between resume checkpoints.
     """
     import torch
     torch.set_num_threads(threads)
-    torch.set_num_interop_threads(1)
+    if torch.get_num_interop_threads() != 1:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # not the first run of this process
+            pass
     t0 = time.time()
     import icar_mm  # noqa: F401
     from mmengine.runner import Runner
@@ -253,9 +306,20 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     setup_amp(cfg, False)  # bfloat16 autocast on the CPU (logged)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', by_epoch=False, interval=checkpoint_interval,
+        max_keep_ckpts=1)
+    cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     runner = Runner.from_cfg(cfg)
+    cpu_time = _CarriedCPUTime()
+    runner.register_hook(cpu_time)
     before = _text_body(runner.model)
     runner.train()
+    if cpu_time.resumed_from_iter is not None:
+        runner.logger.info(
+            f'{variant} seed {seed}: resumed from iteration '
+            f'{cpu_time.resumed_from_iter} (an earlier attempt was cut '
+            'short)')
     t_train = time.time() - t0
     model = runner.model
     text_body = _text_body_change(before, _text_body(model))
@@ -263,18 +327,20 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
         torch.save(model.state_dict(), osp.join(work_dir, 'model.pth'))
     out = evaluate_model(model, dict(cfg.world), eval_sizes,
                          probe_seeds=probe_seeds)
-    ru = resource.getrusage(resource.RUSAGE_SELF)
     result = dict(
         variant=variant, seed=seed, key=schedule_key(schedule, eval_sizes),
         config=config,
         schedule=schedule, eval_sizes=eval_sizes, threads=threads,
         cfg_options=cfg_options or {}, text_body=text_body,
         train_wall_s=t_train, wall_s=time.time() - t0,
-        cpu_s=ru.ru_utime + ru.ru_stime, **out)
+        cpu_s=cpu_time.earlier_cpu_s + _cpu_s(), **out)
+    if cpu_time.resumed_from_iter is not None:
+        result['resumed_from_iter'] = cpu_time.resumed_from_iter
     path = osp.join(work_dir, 'result.json')
     with open(path + '.tmp', 'w') as f:
         json.dump(result, f, indent=1)
     os.replace(path + '.tmp', path)
+    _remove_checkpoints(work_dir)
     return result
 
 
