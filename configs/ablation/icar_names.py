@@ -1,6 +1,6 @@
 # Ablation row 5, `icar_names`: iCAR without descriptions (A1 + A2), as
 # configs/icar/baselines/icar-names_resnet18-minilm_1xb64_synthetic-world.py.
-_base_ = './_base_/ablation_schedule.py'
+_base_ = './icar.py'
 
 model = dict(
     cls_head=dict(

@@ -2,7 +2,7 @@
 # text tower of MiniLM's architecture (all-MiniLM-L6-v2's config.json) and
 # MiniLM's tokenizer; as in `icar`, all of it trains, but at the base
 # learning rate (a random tower has nothing to preserve).
-_base_ = './_base_/ablation_schedule.py'
+_base_ = './icar.py'
 
 model = dict(
     text_encoder=dict(

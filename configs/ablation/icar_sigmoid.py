@@ -1,7 +1,7 @@
 # Ablation row `icar_sigmoid`: iCAR with SigLIP's sigmoid image-text loss,
 # as configs/icar/baselines/icar-sigmoid_resnet18-minilm_1xb64_synthetic-
-# world.py.
-_base_ = './_base_/ablation_schedule.py'
+# world.py; otherwise iCAR's row (./icar.py).
+_base_ = './icar.py'
 
 model = dict(
     itc_loss=dict(
@@ -9,4 +9,5 @@ model = dict(
         type='SigmoidContrastiveLoss',
         init_temperature=0.1,
         init_bias=-10.,
-        loss_weight=1.0))
+        # the weight of iCAR's contrastive branch (its sweep's best)
+        loss_weight={{_base_.model.itc_loss.loss_weight}}))
