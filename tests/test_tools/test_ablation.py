@@ -357,28 +357,39 @@ def test_config_fingerprint_follows_the_config_file(tmp_path, monkeypatch):
     monkeypatch.setattr(ablation, 'ALL_VARIANTS', dict(
         ablation.ALL_VARIANTS, same=(str(same), ''),
         tuned=(str(tuned), ''), logged=(str(logged), '')))
-    ablation.config_fingerprint.cache_clear()
+    ablation._fingerprint.cache_clear()
     try:
         base = ablation.config_fingerprint('icar')
         assert ablation.config_fingerprint('same') == base
         assert ablation.config_fingerprint('logged') == base
         assert ablation.config_fingerprint('tuned') != base
+        # a run of the file with the tuned value trained the tuned config
+        assert ablation.config_fingerprint(
+            'icar', {'model.itc_loss.loss_weight': 2.0}) == \
+            ablation.config_fingerprint('tuned')
+        assert ablation.config_fingerprint('icar', {}) == base
     finally:
-        ablation.config_fingerprint.cache_clear()
+        ablation._fingerprint.cache_clear()
 
 
 def test_sweep_grid_and_curve_tags():
     import ablation_sweep
     icar = ablation_sweep.settings('icar')
     assert len(icar) == 9
-    main = [s for s in icar if s['tag'] is None]
-    assert main == [dict(values=dict(lam=1.0, tau=0.05), tag=None,
-                         cfg_options={})]
+    # the config file's own setting is the main run's
+    assert ablation_sweep.config_values('icar') == dict(lam=1.0, tau=0.05)
+    main = [s for s in icar if s['main']]
+    assert main == [dict(
+        values=dict(lam=1.0, tau=0.05), tag='lam1-tau0p05', main=True,
+        cfg_options={'model.itc_loss.loss_weight': 1.0,
+                     'model.cls_head.classifier.tau': 0.05})]
     one = next(s for s in icar if s['tag'] == 'lam0p5-tau0p1')
     assert one['cfg_options'] == {'model.itc_loss.loss_weight': 0.5,
                                   'model.cls_head.classifier.tau': 0.1}
+    assert not one['main']
     shallow = ablation_sweep.settings('shallow')
-    assert [s['tag'] for s in shallow] == ['lam0p5', None, 'lam2']
+    assert [(s['tag'], s['main']) for s in shallow] == [
+        ('lam0p5', False), ('lam1', True), ('lam2', False)]
     # the options apply to the variants' configs
     for variant in ('icar', 'shallow'):
         for s in ablation_sweep.settings(variant):
@@ -397,6 +408,65 @@ def test_sweep_grid_and_curve_tags():
     parsed = ablation.parse_args(cmd[2:])
     assert parsed.tag == 'lam0p5-tau0p1'
     assert parsed.cfg_options == one['cfg_options']
+
+
+def _finished(work, variant, tag, key, config, seen_top1):
+    """A result.json as ablation.py writes it."""
+    run = dict(variant=variant, seed=0, key=key, config=config, cpu_s=1.,
+               tag=tag, metrics=dict(
+                   {m: 1. for m in METRICS}, seen_top1=seen_top1))
+    wd = work / (f'{variant}+{tag}' if tag else variant) / 'seed0'
+    wd.mkdir(parents=True)
+    (wd / 'result.json').write_text(json.dumps(run))
+    return run
+
+
+def test_sweep_rows_survive_writing_the_best_into_the_config(
+        tmp_path, monkeypatch):
+    """The main run (lambda 1) and a tagged run (lambda 2) are found by the
+    config they trained, before and after lambda 2 is written into the
+    file: the rows keep their runs, and the main seed-0 run of the new
+    file is the tagged run's config."""
+    import ablation_sweep
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    shallow = osp.join(REPO, ablation.ALL_VARIANTS['shallow'][0])
+    tuned = tmp_path / 'shallow_tuned.py'
+    tuned.write_text(f'_base_ = {shallow!r}\n'
+                     'model = dict(itc_loss=dict(loss_weight=2.0))\n')
+    monkeypatch.setattr(ablation, 'DOCS', str(tmp_path / 'docs'))
+    (tmp_path / 'docs').mkdir()
+    work = tmp_path / 'work'
+    main_key = ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES)
+    lam2 = next(s for s in ablation_sweep.settings('shallow')
+                if s['values'] == dict(lam=2.0))
+    tagged_key = ablation.schedule_key(dict(
+        ablation.SCHEDULE, tag=lam2['tag'], cfg_options=lam2['cfg_options']),
+        DEFAULT_EVAL_SIZES)
+    main = _finished(work, 'shallow', None, main_key,
+                     ablation.config_fingerprint('shallow'), 10.)
+    tagged = _finished(work, 'shallow', lam2['tag'], tagged_key,
+                       ablation.config_fingerprint(
+                           'shallow', lam2['cfg_options']), 20.)
+
+    def rows():
+        report = ablation_sweep.sweep_report(str(work))
+        return {r['tag']: (r['main'], r['metrics']['seen_top1'])
+                for r in report['rows'] if r['variant'] == 'shallow'}
+
+    assert rows() == {'lam1': (True, 10.), 'lam2': (False, 20.)}
+    # lambda 2 written into the file
+    monkeypatch.setitem(ablation.ALL_VARIANTS, 'shallow',
+                        (str(tuned), ''))
+    ablation._fingerprint.cache_clear()
+    try:
+        assert ablation_sweep.config_values('shallow') == dict(lam=2.0)
+        assert rows() == {'lam1': (False, 10.), 'lam2': (True, 20.)}
+        # the file now trains what the tagged run trained, not the main run
+        assert ablation.config_fingerprint('shallow') == tagged['config']
+        assert ablation.config_fingerprint(
+            'shallow', {'model.itc_loss.loss_weight': 1.0}) == main['config']
+    finally:
+        ablation._fingerprint.cache_clear()
 
 
 def test_lr_study_tags_commands_and_report(tmp_path, monkeypatch):

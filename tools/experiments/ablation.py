@@ -205,22 +205,33 @@ FINGERPRINT_KEYS = ('model', 'world', 'train_dataloader', 'optim_wrapper',
                     'param_scheduler', 'train_cfg', 'randomness')
 
 
-@functools.lru_cache(maxsize=None)
-def config_fingerprint(variant: str) -> str:
-    """Fingerprint of ``configs/ablation/<variant>.py`` as it is now (its
+def config_fingerprint(variant: str,
+                       cfg_options: Optional[Dict] = None) -> str:
+    """Fingerprint of the config a run trains: ``configs/ablation/
+    <variant>.py`` as it is now with ``cfg_options`` merged (its
     :data:`FINGERPRINT_KEYS` after ``_base_`` inheritance), recorded with
-    every run: a cached run whose config file has changed since (e.g. a
-    sweep's best setting written into it) is trained again.
+    every run. A cached run whose config has changed since is trained
+    again; a run of a setting (``--cfg-options``) stays valid when that
+    setting is written into the file (a sweep's best): the two train the
+    same config.
 
     Args:
         variant (str): A key of :data:`ALL_VARIANTS`.
+        cfg_options (dict, optional): Overrides of the file's values.
 
     Returns:
         str: 12 hex digits.
     """
+    return _fingerprint(variant, json.dumps(cfg_options or {},
+                                            sort_keys=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint(variant: str, cfg_options: str) -> str:
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO_ROOT,
-                                   ALL_VARIANTS[variant][0])).to_dict()
+    cfg = Config.fromfile(osp.join(REPO_ROOT, ALL_VARIANTS[variant][0]))
+    cfg.merge_from_dict(json.loads(cfg_options))
+    cfg = cfg.to_dict()
     text = json.dumps({k: cfg.get(k) for k in FINGERPRINT_KEYS},
                       sort_keys=True)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
@@ -301,7 +312,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     from mmengine.runner import Runner
     from ablation_eval import evaluate_model
     from icar_mm.utils.setup_env import setup_amp
-    config = config_fingerprint(variant)
+    config = config_fingerprint(variant, cfg_options)
     cfg = load_cfg(variant, seed, schedule, work_dir)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -542,6 +553,9 @@ def main(argv=None) -> Dict:
         name = f'{v}+{args.tag}' if args.tag else v
         return osp.join(args.work_dir, name, f'seed{s}')
 
+    def config(v: str) -> str:
+        return config_fingerprint(v, args.cfg_options)
+
     if args.run_one:
         variant, seed = args.run_one[0], int(args.run_one[1])
         result = run_one(variant, seed, schedule, sizes,
@@ -559,13 +573,13 @@ def main(argv=None) -> Dict:
     t0 = time.time()
     if not args.report_only:
         stale = [(v, s) for v, s in runs
-                 if _stale(run_dir(v, s), key, config_fingerprint(v))]
+                 if _stale(run_dir(v, s), key, config(v))]
         if stale:
             print(f'{len(stale)} finished run(s) came from an earlier '
                   'version of their config file and are trained again: '
                   + ', '.join(f'{v} seed {s}' for v, s in stale), flush=True)
         todo = [(v, s) for v, s in runs if _load_result(
-            run_dir(v, s), key, config_fingerprint(v)) is None]
+            run_dir(v, s), key, config(v)) is None]
         print(f'{len(runs) - len(todo)} of {len(runs)} runs cached; '
               f'{len(todo)} to train (schedule {key}).', flush=True)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
@@ -577,7 +591,7 @@ def main(argv=None) -> Dict:
             wd = run_dir(v, s)
             os.makedirs(wd, exist_ok=True)
             # another invocation may have finished or started it meanwhile
-            if _load_result(wd, key, config_fingerprint(v)) is not None \
+            if _load_result(wd, key, config(v)) is not None \
                     or _claimed(wd):
                 print(f'{v} seed {s}: done or running elsewhere; skipped',
                       flush=True)
@@ -620,7 +634,7 @@ def main(argv=None) -> Dict:
         args.seeds = sorted(set(args.seeds) | {0, 1, 2})
         runs = plan_runs(args.variants, args.seeds, args.controls)
     results = [r for r in (_load_result(run_dir(v, s), key,
-                                        config_fingerprint(v))
+                                        config(v))
                            for v, s in runs) if r is not None]
     if not results:
         raise SystemExit('No finished runs to report under '

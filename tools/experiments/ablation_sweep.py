@@ -5,12 +5,15 @@
 x ``tau_cls`` in {0.03, 0.05, 0.1}, shallow fusion over ``lambda`` (it has
 no ``tau_cls``), seed 0, the ablation schedule; each setting is an
 investigation of ``ablation.py`` (``--tag`` + ``--cfg-options``), the
-default setting is the main seed-0 run (trained by ``ablation.py``, not
-here). The best setting of each variant
-is the one with the highest mean of seen top-1 and described held-out
-zero-shot (the two figures the paper's method claims); write it into that
-variant's config file (``configs/ablation/<variant>.py``) before its 3-seed
-runs, so no variant is compared at a setting that suits only another.
+setting the config file holds is the main seed-0 run (trained by
+``ablation.py``, not here). The best setting of each variant is the one
+with the highest mean of seen top-1 and described held-out zero-shot (the
+two figures the paper's method claims); write it into that variant's
+config file (``configs/ablation/<variant>.py``) before its 3-seed runs, so
+no variant is compared at a setting that suits only another. Each run
+records the fingerprint of the config it trained (file and options), so
+after that edit the best setting's run and the earlier main run keep their
+rows.
 
 ``curve``: the linear-head baseline trained for 400 ... 12800 iterations
 (the same schedule shape, seed 0; 3200 is the main run): where it
@@ -56,8 +59,6 @@ SWEEP: Dict[str, Dict[str, Tuple[str, tuple]]] = {
         tau=('model.cls_head.classifier.tau', (0.03, 0.05, 0.1))),
     'shallow': dict(lam=('model.itc_loss.loss_weight', (0.5, 1.0, 2.0))),
 }
-#: the configs' own values (the main runs')
-DEFAULTS = dict(lam=1.0, tau=0.05)
 #: the best setting maximises the mean of these metrics
 SELECT = ('seen_top1', 'zs_described')
 #: variant -> the schedule lengths of its curve (3200 is the main run):
@@ -81,22 +82,50 @@ CURVE_METRICS = ('seen_top1', 'zs_described', 'linear_probe',
                  'retrieval_r1')
 
 
+def config_values(variant: str) -> Dict[str, float]:
+    """The swept values that ``configs/ablation/<variant>.py`` holds (its
+    main runs' setting)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ablation.REPO_ROOT,
+                                   ablation.ALL_VARIANTS[variant][0]))
+    out = {}
+    for name, (key, _) in SWEEP[variant].items():
+        node = cfg
+        for part in key.split('.'):
+            node = node[part]
+        out[name] = node
+    return out
+
+
 def settings(variant: str) -> List[Dict]:
-    """Every setting of ``variant``: ``name -> value``, the ``tag`` of its
-    runs (None: the main run) and its ``cfg_options``."""
+    """Every setting of ``variant``: ``name -> value``, the ``tag`` and
+    ``cfg_options`` of its run, and whether it is the config file's own
+    (``main``: its run is the main seed-0 run of ``ablation.py``)."""
     grid = [{}]
     for name, (_, values) in SWEEP[variant].items():
         grid = [dict(g, **{name: v}) for g in grid for v in values]
+    own = config_values(variant)
     out = []
     for values in grid:
-        default = all(v == DEFAULTS[k] for k, v in values.items())
         # a tag holds letters, digits, - and _: 0.05 -> 0p05
-        tag = None if default else '-'.join(
-            f'{k}{v:g}'.replace('.', 'p') for k, v in values.items())
-        options = {} if default else {
-            SWEEP[variant][k][0]: v for k, v in values.items()}
-        out.append(dict(values=values, tag=tag, cfg_options=options))
+        tag = '-'.join(f'{k}{v:g}'.replace('.', 'p')
+                       for k, v in values.items())
+        options = {SWEEP[variant][k][0]: v for k, v in values.items()}
+        out.append(dict(values=values, tag=tag, cfg_options=options,
+                        main=values == own))
     return out
+
+
+def setting_result(variant: str, setting: Dict,
+                   work_dir: str) -> Optional[Dict]:
+    """The seed-0 run of a setting of :func:`settings`: its tagged run or
+    the main run, whichever trained its config (when a sweep's best is
+    written into the config file, the best setting's tagged run and the
+    earlier main run keep their places in the report)."""
+    config = ablation.config_fingerprint(variant, setting['cfg_options'])
+    return _result(variant, 0, setting['tag'], setting['cfg_options'],
+                   work_dir, config=config) or _result(
+                       variant, 0, None, {}, work_dir, config=config)
 
 
 def _invocation(variant: str, seed: int, tag: Optional[str],
@@ -115,7 +144,10 @@ def _invocation(variant: str, seed: int, tag: Optional[str],
 
 
 def _result(variant: str, seed: int, tag: Optional[str], options: Dict,
-            work_dir: str, iters: Optional[int] = None) -> Optional[Dict]:
+            work_dir: str, iters: Optional[int] = None,
+            config: Optional[str] = None) -> Optional[Dict]:
+    """The finished run of ``tag`` (None: the main run) whose config has
+    the fingerprint ``config`` (default: the file with ``options``)."""
     from ablation_eval import DEFAULT_EVAL_SIZES
     schedule = dict(ablation.SCHEDULE)
     if iters is not None:
@@ -128,7 +160,7 @@ def _result(variant: str, seed: int, tag: Optional[str], options: Dict,
     name = f'{variant}+{tag}' if tag else variant
     return ablation._load_result(
         osp.join(work_dir, name, f'seed{seed}'), key,
-        ablation.config_fingerprint(variant))
+        config or ablation.config_fingerprint(variant, options))
 
 
 def _curve_tag(iters: int) -> Optional[str]:
@@ -176,12 +208,12 @@ def sweep_report(work_dir: str) -> Dict:
     rows, runs, best = [], [], {}
     for variant in SWEEP:
         for s in settings(variant):
-            r = _result(variant, 0, s['tag'], s['cfg_options'], work_dir)
+            r = setting_result(variant, s, work_dir)
             if r is None:
                 continue
             runs.append(r)
             rows.append(dict(variant=variant, values=s['values'],
-                             tag=s['tag'], score=_score(r),
+                             tag=s['tag'], main=s['main'], score=_score(r),
                              metrics=r['metrics']))
             if variant not in best or rows[-1]['score'] > best[variant][
                     'score']:
@@ -200,7 +232,7 @@ def sweep_report(work_dir: str) -> Dict:
         grid={v: {k: list(vals) for k, (_, vals) in g.items()}
               for v, g in SWEEP.items()},
         select=list(SELECT), rows=rows,
-        best={v: dict(values=b['values'], tag=b['tag'])
+        best={v: dict(values=b['values'], tag=b['tag'], main=b['main'])
               for v, b in best.items()},
         cpu_s=float(sum(r['cpu_s'] for r in runs)), runs=runs)
     _write(report, 'sweep', '# Seed-0 sweep of lambda and tau_cls '
@@ -329,7 +361,9 @@ def main(argv=None) -> Dict:
     # the main runs (no tag) are ablation.py's own: never launched here
     if args.study == 'sweep':
         commands = [_invocation(v, 0, s['tag'], s['cfg_options'], args)
-                    for v in variants for s in settings(v) if s['tag']]
+                    for v in variants for s in settings(v)
+                    if not s['main'] and setting_result(
+                        v, s, args.work_dir) is None]
     elif args.study == 'curve':
         commands = [_invocation(v, 0, _curve_tag(n), {}, args, iters=n)
                     for v in variants for n in CURVES[v] if _curve_tag(n)]
