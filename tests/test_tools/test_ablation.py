@@ -412,8 +412,10 @@ def test_sweep_grid_and_curve_tags():
 
 def _finished(work, variant, tag, key, config, seen_top1):
     """A result.json as ablation.py writes it."""
+    from ablation_eval import DEFAULT_EVAL_SIZES
     run = dict(variant=variant, seed=0, key=key, config=config, cpu_s=1.,
-               tag=tag, metrics=dict(
+               tag=tag, schedule=ablation.SCHEDULE,
+               eval_sizes=DEFAULT_EVAL_SIZES, metrics=dict(
                    {m: 1. for m in METRICS}, seen_top1=seen_top1))
     wd = work / (f'{variant}+{tag}' if tag else variant) / 'seed0'
     wd.mkdir(parents=True)
@@ -465,6 +467,18 @@ def test_sweep_rows_survive_writing_the_best_into_the_config(
         assert ablation.config_fingerprint('shallow') == tagged['config']
         assert ablation.config_fingerprint(
             'shallow', {'model.itc_loss.loss_weight': 1.0}) == main['config']
+        # so ablation.py takes it as the file's seed-0 run (no retraining)
+        wd = str(work / 'shallow' / 'seed0')
+        assert ablation._load_result(
+            wd, main_key, ablation.config_fingerprint('shallow')) == tagged
+        assert not ablation._stale(wd, main_key,
+                                   ablation.config_fingerprint('shallow'))
+        # not under another schedule, nor for another seed
+        assert ablation._load_result(
+            wd, 'other', ablation.config_fingerprint('shallow')) is None
+        assert ablation._load_result(
+            str(work / 'shallow' / 'seed1'), main_key,
+            ablation.config_fingerprint('shallow')) is None
     finally:
         ablation._fingerprint.cache_clear()
 

@@ -412,11 +412,40 @@ def committed_result(work_dir: str, key: str,
     return None
 
 
+def tagged_twin(work_dir: str, key: str, config: str) -> Optional[Dict]:
+    """A tagged run (``--tag``, e.g. a sweep's setting) of the main run of
+    ``work_dir`` (``.../VARIANT/seedS``): same variant and seed, trained
+    the config of fingerprint ``config`` under the schedule of ``key``. It
+    is that main run once its setting is written into the config file."""
+    name, seed = osp.basename(osp.dirname(work_dir)), osp.basename(work_dir)
+    if '+' in name:
+        return None
+    paths = glob.glob(osp.join(osp.dirname(osp.dirname(work_dir)),
+                               glob.escape(name) + '+*', seed,
+                               'result.json'))
+    runs = []
+    for path in sorted(paths):
+        with open(path) as f:
+            runs.append(json.load(f))
+    for path in sorted(glob.glob(osp.join(DOCS, '*.json'))):
+        with open(path) as f:
+            committed = json.load(f).get('runs')
+        runs += committed if isinstance(committed, list) else []
+    for r in runs:
+        if r.get('variant') == name and f"seed{r.get('seed')}" == seed \
+                and r.get('tag') and r.get('config') == config \
+                and 'schedule' in r and \
+                schedule_key(r['schedule'], r['eval_sizes']) == key:
+            return r
+    return None
+
+
 def _load_result(work_dir: str, key: str,
                  config: Optional[str] = None) -> Optional[Dict]:
     """A finished run under ``key`` (and config fingerprint ``config``, if
     given): its ``result.json`` in ``work_dir``, else the committed one
-    (:func:`committed_result`)."""
+    (:func:`committed_result`), else (``config`` given) a tagged run that
+    trained the same (:func:`tagged_twin`)."""
     path = osp.join(work_dir, 'result.json')
     if osp.isfile(path):
         with open(path) as f:
@@ -424,7 +453,8 @@ def _load_result(work_dir: str, key: str,
         if _matches(result, key, config):
             result['finished_at'] = osp.getmtime(path)
             return result
-    return committed_result(work_dir, key, config)
+    return committed_result(work_dir, key, config) or (
+        config and tagged_twin(work_dir, key, config)) or None
 
 
 def _stale(work_dir: str, key: str, config: str) -> bool:
