@@ -36,7 +36,9 @@ def find_free_port() -> int:
         return s.getsockname()[1]
 
 
-def _load_worker(module_file: str, name: str):
+def load_from_file(module_file: str, name: str):
+    """``name`` of the module at ``module_file``, imported by its path
+    (whatever is on ``sys.path``)."""
     module_name = '_dist_worker_' + osp.splitext(osp.basename(module_file))[0]
     module = sys.modules.get(module_name)
     if module is None:
@@ -58,7 +60,7 @@ def _entry(rank: int, world_size: int, port: int, module_file: str,
     dist.init_process_group(
         'gloo', rank=rank, world_size=world_size, init_method='env://')
     try:
-        result = _load_worker(module_file, name)(rank, world_size, *args)
+        result = load_from_file(module_file, name)(rank, world_size, *args)
         torch.save(result, osp.join(out_dir, f'rank{rank}.pt'))
     except BaseException:
         with open(osp.join(out_dir, f'rank{rank}.err'), 'w') as f:

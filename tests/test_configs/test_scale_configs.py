@@ -3,8 +3,8 @@
 torch refuses FSDP without an accelerator ("FSDP needs a non-CPU
 accelerator device"), so on this CPU-only machine the FSDP config is built
 for real in 2 gloo processes up to the wrap, which must fail with exactly
-an accelerator error; when torch lifts the limit this test fails and must become a
-training test. DeepSpeed is not installed (CUDA only): its config is
+an accelerator error; when torch lifts the limit this test fails and must
+become a training test. DeepSpeed is not installed (CUDA only): its config is
 checked as a config.
 """
 import os
@@ -31,7 +31,10 @@ def fsdp_worker(rank, world_size, work_dir):
                       WORLD_SIZE=str(world_size))
     from mmengine._strategy import FSDPStrategy
     from mmengine.runner import FlexibleRunner
-    from test_ddp_training import deterministic_cfg
+    from dist_utils import load_from_file  # by path: works in any selection
+    deterministic_cfg = load_from_file(
+        osp.join(REPO, 'tests', 'test_engine', 'test_ddp_training.py'),
+        'deterministic_cfg')
     cfg = Config.fromfile(FSDP)
     tiny = deterministic_cfg(work_dir, batch_size=4)
     # the FSDP config's runner, strategy and optimizer on the tiny model
