@@ -252,6 +252,15 @@ def test_a_cut_short_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     iteration 2's) is resumed by the next launch: the same weights and
     figures as the run never cut short, its CPU time carried over."""
     import torch
+    threads = torch.get_num_threads()  # run_one sets 1: restored below
+    try:
+        _cut_short_run_resumes(tmp_path, monkeypatch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _cut_short_run_resumes(tmp_path, monkeypatch):
+    import torch
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
     schedule = dict(ablation.SMOKE_SCHEDULE, max_iters=4, text_tower='tiny')
