@@ -266,13 +266,16 @@ def _cut_short_run_resumes(tmp_path, monkeypatch):
     schedule = dict(ablation.SMOKE_SCHEDULE, max_iters=4, text_tower='tiny')
     sizes = ablation.SMOKE_EVAL_SIZES
 
-    def run(name):
+    def run(name, cpu_s, cfg_options=None):
+        # each attempt's process has used cpu_s CPU seconds
+        monkeypatch.setattr(ablation, '_cpu_s', lambda: cpu_s)
         return ablation.run_one('icar', 0, schedule, sizes,
-                                str(tmp_path / name), 1, save_weights=True,
+                                str(tmp_path / name), 1,
+                                cfg_options=cfg_options, save_weights=True,
                                 probe_seeds=(0, ), checkpoint_interval=2)
 
-    whole = run('whole')
-    assert 'resumed_from_iter' not in whole
+    whole = run('whole', 50.)
+    assert 'resumed_from_iter' not in whole and whole['cpu_s'] == 50.
 
     class KillAfterIteration3(Hook):
         def after_train_iter(self, runner, batch_idx, data_batch=None,
@@ -287,19 +290,20 @@ def _cut_short_run_resumes(tmp_path, monkeypatch):
         runner.register_hook(KillAfterIteration3(), priority='LOWEST')
         return runner
 
-    monkeypatch.setattr(Runner, 'from_cfg', from_cfg_killed)
-    with pytest.raises(_Killed):
-        run('cut')
-    monkeypatch.setattr(Runner, 'from_cfg', from_cfg)
+    def cut_short(name, cfg_options=None):
+        monkeypatch.setattr(Runner, 'from_cfg', from_cfg_killed)
+        with pytest.raises(_Killed):
+            run(name, 30., cfg_options)
+        monkeypatch.setattr(Runner, 'from_cfg', from_cfg)
+        assert not (tmp_path / name / 'result.json').exists()
+        assert open(tmp_path / name / 'last_checkpoint').read().strip(
+        ).endswith('iter_2.pth')
+
+    cut_short('cut')
     cut = tmp_path / 'cut'
-    assert not (cut / 'result.json').exists()
-    assert open(cut / 'last_checkpoint').read().strip().endswith(
-        'iter_2.pth')
-    earlier = torch.load(cut / 'iter_2.pth', map_location='cpu',
-                         weights_only=False)['meta']['ablation_cpu_s']
-    resumed = run('cut')
+    resumed = run('cut', 20.)
     assert resumed['resumed_from_iter'] == 2
-    assert resumed['cpu_s'] > earlier > 0
+    assert resumed['cpu_s'] == 30. + 20.  # both attempts
     # training went on exactly where it stopped
     w_whole = torch.load(tmp_path / 'whole' / 'model.pth')
     w_resumed = torch.load(cut / 'model.pth')
@@ -313,6 +317,18 @@ def _cut_short_run_resumes(tmp_path, monkeypatch):
     assert not (cut / 'last_checkpoint').exists()
     log = open(sorted(cut.glob('*/*.log'))[-1]).read()
     assert 'icar seed 0: resumed from iteration 2' in log
+    assert 'resume checkpoints are removed; its weights: model.pth' in log
+
+    # an attempt of another config (lambda 2) is not resumed: the run
+    # trains from the start, says so in its log, and is the whole run
+    cut_short('other', {'model.itc_loss.loss_weight': 2.0})
+    fresh = run('other', 40.)
+    assert 'resumed_from_iter' not in fresh and fresh['cpu_s'] == 40.
+    w_fresh = torch.load(tmp_path / 'other' / 'model.pth')
+    for k in w_whole:
+        assert torch.equal(w_whole[k], w_fresh[k]), k
+    log = open(sorted((tmp_path / 'other').glob('*/*.log'))[-1]).read()
+    assert 'icar seed 0: not resumed, trained from the start' in log
 
 
 def test_committed_runs_resume_a_fresh_checkout(tmp_path, monkeypatch):

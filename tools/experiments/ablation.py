@@ -249,15 +249,23 @@ def _cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-class _CarriedCPUTime(Hook):
-    """Keeps the CPU seconds of a run's earlier, cut-short attempts in its
-    checkpoints, so that a resumed run's ``cpu_s`` counts them."""
+class _ResumableRun(Hook):
+    """Writes into a run's checkpoints what it trains (its schedule key and
+    config fingerprint, checked before a relaunch resumes from one) and the
+    CPU seconds of its attempts so far, so that a resumed run's ``cpu_s``
+    counts the earlier, cut-short ones.
 
-    def __init__(self) -> None:
+    Args:
+        identity (dict): ``key`` and ``config`` of the run.
+    """
+
+    def __init__(self, identity: Dict) -> None:
+        self.identity = identity
         self.earlier_cpu_s = 0.
         self.resumed_from_iter = None
 
     def before_save_checkpoint(self, runner, checkpoint: Dict) -> None:
+        checkpoint['meta']['ablation_run'] = self.identity
         checkpoint['meta']['ablation_cpu_s'] = self.earlier_cpu_s + _cpu_s()
 
     def after_load_checkpoint(self, runner, checkpoint: Dict) -> None:
@@ -266,8 +274,27 @@ class _CarriedCPUTime(Hook):
         self.resumed_from_iter = int(meta['iter'])
 
 
+def _resume_checkpoint(work_dir: str, identity: Dict) -> Optional[str]:
+    """Why the last checkpoint in ``work_dir`` is not this run's (None: it
+    is, or there is none): an attempt of another schedule or config left
+    it."""
+    path = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        checkpoint = f.read().strip()
+    import torch
+    meta = torch.load(checkpoint, map_location='cpu', weights_only=False,
+                      mmap=True).get('meta', {})
+    recorded = meta.get('ablation_run')
+    if recorded != identity:
+        return (f'{checkpoint} was written by an attempt of {recorded} '
+                f'(schedule key, config fingerprint), not {identity}')
+    return None
+
+
 def _remove_checkpoints(work_dir: str) -> None:
-    """Delete a finished run's resume checkpoints."""
+    """Delete a run's resume checkpoints."""
     for path in glob.glob(osp.join(work_dir, 'iter_*.pth')) + [
             osp.join(work_dir, 'last_checkpoint')]:
         if osp.isfile(path):
@@ -313,6 +340,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     from ablation_eval import evaluate_model
     from icar_mm.utils.setup_env import setup_amp
     config = config_fingerprint(variant, cfg_options)
+    key = schedule_key(schedule, eval_sizes)
     cfg = load_cfg(variant, seed, schedule, work_dir)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -320,16 +348,23 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', by_epoch=False, interval=checkpoint_interval,
         max_keep_ckpts=1)
+    identity = dict(key=key, config=config)
+    stale = _resume_checkpoint(work_dir, identity)
+    if stale:
+        _remove_checkpoints(work_dir)
     cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     runner = Runner.from_cfg(cfg)
-    cpu_time = _CarriedCPUTime()
-    runner.register_hook(cpu_time)
+    if stale:
+        runner.logger.warning(f'{variant} seed {seed}: not resumed, trained '
+                              f'from the start: {stale}; removed.')
+    progress = _ResumableRun(identity)
+    runner.register_hook(progress)
     before = _text_body(runner.model)
     runner.train()
-    if cpu_time.resumed_from_iter is not None:
+    if progress.resumed_from_iter is not None:
         runner.logger.info(
             f'{variant} seed {seed}: resumed from iteration '
-            f'{cpu_time.resumed_from_iter} (an earlier attempt was cut '
+            f'{progress.resumed_from_iter} (an earlier attempt was cut '
             'short)')
     t_train = time.time() - t0
     model = runner.model
@@ -339,19 +374,21 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     out = evaluate_model(model, dict(cfg.world), eval_sizes,
                          probe_seeds=probe_seeds)
     result = dict(
-        variant=variant, seed=seed, key=schedule_key(schedule, eval_sizes),
-        config=config,
+        variant=variant, seed=seed, key=key, config=config,
         schedule=schedule, eval_sizes=eval_sizes, threads=threads,
         cfg_options=cfg_options or {}, text_body=text_body,
         train_wall_s=t_train, wall_s=time.time() - t0,
-        cpu_s=cpu_time.earlier_cpu_s + _cpu_s(), **out)
-    if cpu_time.resumed_from_iter is not None:
-        result['resumed_from_iter'] = cpu_time.resumed_from_iter
+        cpu_s=progress.earlier_cpu_s + _cpu_s(), **out)
+    if progress.resumed_from_iter is not None:
+        result['resumed_from_iter'] = progress.resumed_from_iter
     path = osp.join(work_dir, 'result.json')
     with open(path + '.tmp', 'w') as f:
         json.dump(result, f, indent=1)
     os.replace(path + '.tmp', path)
     _remove_checkpoints(work_dir)
+    runner.logger.info(
+        'The run has its result (result.json); its resume checkpoints are '
+        'removed' + ('; its weights: model.pth.' if save_weights else '.'))
     return result
 
 
@@ -401,15 +438,22 @@ def committed_result(work_dir: str, key: str,
     :data:`DOCS`, if one holds it."""
     name, seed = osp.basename(osp.dirname(work_dir)), osp.basename(work_dir)
     variant, _, tag = name.partition('+')
+    for r in _committed_runs():
+        if _matches(r, key, config) and r.get('variant') == variant \
+                and f"seed{r.get('seed')}" == seed and \
+                (r.get('tag') or '') == tag:
+            return r
+    return None
+
+
+def _committed_runs() -> List[Dict]:
+    """Every run of the reports in :data:`DOCS`."""
+    runs = []
     for path in sorted(glob.glob(osp.join(DOCS, '*.json'))):
         with open(path) as f:
-            runs = json.load(f).get('runs')
-        for r in runs if isinstance(runs, list) else []:
-            if _matches(r, key, config) and r.get('variant') == variant \
-                    and f"seed{r.get('seed')}" == seed and \
-                    (r.get('tag') or '') == tag:
-                return r
-    return None
+            committed = json.load(f).get('runs')
+        runs += committed if isinstance(committed, list) else []
+    return runs
 
 
 def tagged_twin(work_dir: str, key: str, config: str) -> Optional[Dict]:
@@ -427,11 +471,7 @@ def tagged_twin(work_dir: str, key: str, config: str) -> Optional[Dict]:
     for path in sorted(paths):
         with open(path) as f:
             runs.append(json.load(f))
-    for path in sorted(glob.glob(osp.join(DOCS, '*.json'))):
-        with open(path) as f:
-            committed = json.load(f).get('runs')
-        runs += committed if isinstance(committed, list) else []
-    for r in runs:
+    for r in runs + _committed_runs():
         if r.get('variant') == name and f"seed{r.get('seed')}" == seed \
                 and r.get('tag') and r.get('config') == config \
                 and 'schedule' in r and \
