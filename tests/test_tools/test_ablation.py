@@ -109,6 +109,51 @@ BASELINES = {
 }
 
 
+#: the rows that inherit a swept variant's config and so its sweep's best
+SWEEP_FAMILIES = {
+    'icar': ('icar', 'icar_names', 'icar_sigmoid', 'icar_separate_proj',
+             'icar_random_text'),
+    'shallow': ('shallow', ),
+    'cosine': ('cosine', ),
+}
+
+
+def _swept_keys():
+    import ablation_sweep
+    return {key for grid in ablation_sweep.SWEEP.values()
+            for key, _ in grid.values()}
+
+
+def _get(cfg, key):
+    node = cfg
+    for part in key.split('.'):
+        try:
+            node = node[part]
+        except (KeyError, TypeError):
+            return None
+    return node
+
+
+def test_rows_hold_their_sweeps_best():
+    """Each swept variant's file holds its sweep's best once every setting
+    of it has run (docs/ablation/sweep.json), and the rows that inherit it
+    hold the same values: no row is compared at a setting that suits only
+    another."""
+    import ablation_sweep
+    from mmengine.config import Config
+    assert set(SWEEP_FAMILIES) == set(ablation_sweep.SWEEP)
+    sweep = json.load(open(osp.join(REPO, 'docs/ablation/sweep.json')))
+    for variant, family in SWEEP_FAMILIES.items():
+        own = ablation_sweep.config_values(variant)
+        if sweep.get('complete', {}).get(variant):
+            assert own == sweep['best'][variant]['values'], variant
+        for member in family:
+            cfg = Config.fromfile(osp.join(
+                REPO, ablation.ALL_VARIANTS[member][0]))
+            for name, (key, _) in ablation_sweep.SWEEP[variant].items():
+                assert _get(cfg, key) == own[name], (member, key)
+
+
 def _streams(cfg):
     return {k for k, v in cfg.train_dataloader.items() if v is not None}
 
@@ -136,7 +181,12 @@ def test_config_files_are_their_baselines_under_the_schedule(tmp_path):
         assert cfg.optim_wrapper.optimizer.lr == ablation.SCHEDULE['lr']
         assert cfg.val_cfg is None and cfg.default_hooks.checkpoint is None
         # the same model and streams as the baseline, but the text tower
+        # and the swept values (the config holds its sweep's best)
         base = Config.fromfile(osp.join(REPO, 'configs/icar', BASELINES[v]))
+        for key in _swept_keys():
+            value = _get(cfg, key)
+            if value is not None:
+                base.merge_from_dict({key: value})
         te = cfg.model.pop('text_encoder')
         base_te = base.model.pop('text_encoder')
         assert cfg.model.to_dict() == base.model.to_dict(), v
@@ -415,15 +465,24 @@ def test_sweep_grid_and_curve_tags():
     shallow = ablation_sweep.settings('shallow')
     assert [(s['tag'], s['main']) for s in shallow] == [
         ('lam0p5', False), ('lam1', True), ('lam2', False)]
+    cosine = ablation_sweep.settings('cosine')
+    assert [(s['tag'], s['main']) for s in cosine] == [
+        ('tau0p03', False), ('tau0p05', True), ('tau0p1', False)]
     # the options apply to the variants' configs
-    for variant in ('icar', 'shallow'):
+    for variant in ablation_sweep.SWEEP:
         for s in ablation_sweep.settings(variant):
             cfg = ablation.load_cfg(variant, 0, ablation.SCHEDULE, 'w')
+            before = cfg.model.to_dict()
             cfg.merge_from_dict(s['cfg_options'])
-            assert cfg.model.itc_loss.loss_weight == s['values']['lam']
-            if 'tau' in s['values']:
+            if variant == 'cosine':
+                assert cfg.model.cls_head.tau == s['values']['tau']
+            else:
+                assert cfg.model.itc_loss.loss_weight == s['values']['lam']
+            if variant == 'icar':
                 assert cfg.model.cls_head.classifier.tau == \
                     s['values']['tau']
+            # an option sets a value the model has (no new key)
+            assert set(_flat(cfg.model.to_dict())) == set(_flat(before))
     assert ablation_sweep._curve_tag(ablation.SCHEDULE['max_iters']) is None
     assert ablation_sweep._curve_tag(100) == 'iters100'
     # the command of a setting is an investigation of ablation.py
@@ -433,6 +492,16 @@ def test_sweep_grid_and_curve_tags():
     parsed = ablation.parse_args(cmd[2:])
     assert parsed.tag == 'lam0p5-tau0p1'
     assert parsed.cfg_options == one['cfg_options']
+
+
+def _flat(d, prefix=''):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f'{prefix}{k}.'))
+        else:
+            out[prefix + k] = v
+    return out
 
 
 def _finished(work, variant, tag, key, config, seen_top1):
@@ -446,6 +515,47 @@ def _finished(work, variant, tag, key, config, seen_top1):
     wd.mkdir(parents=True)
     (wd / 'result.json').write_text(json.dumps(run))
     return run
+
+
+def test_sweep_report_scores_best_and_completeness(tmp_path, monkeypatch):
+    """The best setting maximises the mean of seen top-1 and described
+    zero-shot (the cosine head, without zero-shot: its seen top-1); a
+    variant is complete when every setting has its run, and the Markdown
+    says whether a best is final."""
+    import ablation_sweep
+    seen = {('icar', 'lam0p5-tau0p1'): 80., ('icar', 'lam1-tau0p05'): 70.,
+            ('cosine', 'tau0p03'): 60., ('cosine', 'tau0p05'): 65.,
+            ('cosine', 'tau0p1'): 62.}
+
+    def fake(variant, setting, work_dir):
+        value = seen.get((variant, setting['tag']))
+        if value is None:
+            return None
+        text = variant != 'cosine'
+        return dict(variant=variant, cpu_s=2., metrics=dict(
+            {m: 1. for m in METRICS}, seen_top1=value,
+            zs_described=(100. - value) * 2 if text else None))
+
+    monkeypatch.setattr(ablation_sweep, 'setting_result', fake)
+    monkeypatch.setattr(ablation, 'DOCS', str(tmp_path))
+    report = ablation_sweep.sweep_report('unused')
+    scores = {(r['variant'], r['tag']): r['score'] for r in report['rows']}
+    assert scores == {('icar', 'lam0p5-tau0p1'): 60.,
+                      ('icar', 'lam1-tau0p05'): 65.,
+                      ('cosine', 'tau0p03'): 60., ('cosine', 'tau0p05'): 65.,
+                      ('cosine', 'tau0p1'): 62.}
+    assert report['best'] == dict(
+        icar=dict(values=dict(lam=1.0, tau=0.05), tag='lam1-tau0p05',
+                  main=True),
+        cosine=dict(values=dict(tau=0.05), tag='tau0p05', main=True))
+    assert report['complete'] == dict(icar=False, shallow=False,
+                                      cosine=True)
+    assert report['cpu_s'] == 10.
+    md = (tmp_path / 'sweep.md').read_text()
+    assert '| `icar` | lam = 1, tau = 0.05 **(best so far)** |' in md
+    assert '| `cosine` | tau = 0.05 **(best)** |' in md
+    assert json.load(open(tmp_path / 'sweep.json'))['complete'] == \
+        report['complete']
 
 
 def test_sweep_rows_survive_writing_the_best_into_the_config(
