@@ -247,7 +247,11 @@ def test_schedule_key_of_the_reported_runs_is_unchanged():
         report = json.load(f)
     assert report['schedule'] == ablation.SCHEDULE
     key = ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES)
-    assert {r['key'] for r in report['runs']} == {key}
+    # a main run's key; or a tagged run (a sweep's best, now the file's
+    # setting: the config check below) of the same schedule
+    assert {r['key'] for r in report['runs'] if not r.get('tag')} <= {key}
+    assert {ablation.schedule_key(r['schedule'], r['eval_sizes'])
+            for r in report['runs']} == {key}
     # every reported run with a text tower trained its transformer body,
     # from its config file as it is now
     for r in report['runs']:
@@ -451,16 +455,16 @@ def test_sweep_grid_and_curve_tags():
     import ablation_sweep
     icar = ablation_sweep.settings('icar')
     assert len(icar) == 9
-    # the config file's own setting is the main run's
-    assert ablation_sweep.config_values('icar') == dict(lam=1.0, tau=0.05)
+    # the config file's own setting (its sweep's best) is the main run's
+    assert ablation_sweep.config_values('icar') == dict(lam=0.5, tau=0.1)
     main = [s for s in icar if s['main']]
     assert main == [dict(
-        values=dict(lam=1.0, tau=0.05), tag='lam1-tau0p05', main=True,
-        cfg_options={'model.itc_loss.loss_weight': 1.0,
-                     'model.cls_head.classifier.tau': 0.05})]
-    one = next(s for s in icar if s['tag'] == 'lam0p5-tau0p1')
-    assert one['cfg_options'] == {'model.itc_loss.loss_weight': 0.5,
-                                  'model.cls_head.classifier.tau': 0.1}
+        values=dict(lam=0.5, tau=0.1), tag='lam0p5-tau0p1', main=True,
+        cfg_options={'model.itc_loss.loss_weight': 0.5,
+                     'model.cls_head.classifier.tau': 0.1})]
+    one = next(s for s in icar if s['tag'] == 'lam1-tau0p05')
+    assert one['cfg_options'] == {'model.itc_loss.loss_weight': 1.0,
+                                  'model.cls_head.classifier.tau': 0.05}
     assert not one['main']
     shallow = ablation_sweep.settings('shallow')
     assert [(s['tag'], s['main']) for s in shallow] == [
@@ -490,7 +494,7 @@ def test_sweep_grid_and_curve_tags():
     cmd = ablation_sweep._invocation('icar', 0, one['tag'],
                                      one['cfg_options'], args)
     parsed = ablation.parse_args(cmd[2:])
-    assert parsed.tag == 'lam0p5-tau0p1'
+    assert parsed.tag == 'lam1-tau0p05'
     assert parsed.cfg_options == one['cfg_options']
 
 
@@ -515,6 +519,37 @@ def _finished(work, variant, tag, key, config, seen_top1):
     wd.mkdir(parents=True)
     (wd / 'result.json').write_text(json.dumps(run))
     return run
+
+
+def test_analysis_reads_the_run_of_the_config_as_it_is(tmp_path,
+                                                       monkeypatch):
+    """The analysis reloads the weights of the run that trained the config
+    file as it is now: the sweep's best (a tagged run) once the file holds
+    its setting, never the earlier main run of another setting."""
+    import ablation_analysis
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    monkeypatch.setattr(ablation, 'DOCS', str(tmp_path / 'docs'))
+    (tmp_path / 'docs').mkdir()
+    work = tmp_path / 'work'
+    key = ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES)
+    now = ablation.config_fingerprint('icar')
+    # the main run of an earlier setting of the file
+    _finished(work, 'icar', None, key, 'earlier', 80.)
+    assert ablation_analysis.run_dir(str(work), 'icar', 0) is None
+    # the tagged run of the setting the file holds now
+    options = {'model.itc_loss.loss_weight': 0.5}
+    _finished(work, 'icar', 'best', ablation.schedule_key(
+        dict(ablation.SCHEDULE, tag='best', cfg_options=options),
+        DEFAULT_EVAL_SIZES), now, 90.)
+    assert ablation_analysis.run_dir(str(work), 'icar', 0) == str(
+        work / 'icar+best' / 'seed0')
+    assert ablation_analysis.run_dir(str(work), 'icar', 1) is None
+    # a main run of the file as it is
+    main = work / 'icar' / 'seed0' / 'result.json'
+    run = json.loads(main.read_text())
+    main.write_text(json.dumps(dict(run, config=now)))
+    assert ablation_analysis.run_dir(str(work), 'icar', 0) == str(
+        work / 'icar' / 'seed0')
 
 
 def test_sweep_report_scores_best_and_completeness(tmp_path, monkeypatch):
@@ -544,10 +579,12 @@ def test_sweep_report_scores_best_and_completeness(tmp_path, monkeypatch):
                       ('icar', 'lam1-tau0p05'): 65.,
                       ('cosine', 'tau0p03'): 60., ('cosine', 'tau0p05'): 65.,
                       ('cosine', 'tau0p1'): 62.}
+    own = ablation_sweep.config_values
     assert report['best'] == dict(
         icar=dict(values=dict(lam=1.0, tau=0.05), tag='lam1-tau0p05',
-                  main=True),
-        cosine=dict(values=dict(tau=0.05), tag='tau0p05', main=True))
+                  main=own('icar') == dict(lam=1.0, tau=0.05)),
+        cosine=dict(values=dict(tau=0.05), tag='tau0p05',
+                    main=own('cosine') == dict(tau=0.05)))
     assert report['complete'] == dict(icar=False, shallow=False,
                                       cosine=True)
     assert report['cpu_s'] == 10.
@@ -604,8 +641,12 @@ def test_sweep_rows_survive_writing_the_best_into_the_config(
             'shallow', {'model.itc_loss.loss_weight': 1.0}) == main['config']
         # so ablation.py takes it as the file's seed-0 run (no retraining)
         wd = str(work / 'shallow' / 'seed0')
-        assert ablation._load_result(
-            wd, main_key, ablation.config_fingerprint('shallow')) == tagged
+        twin = ablation._load_result(
+            wd, main_key, ablation.config_fingerprint('shallow'))
+        # with its end time, for the report's concurrency and span
+        assert twin.pop('finished_at') == osp.getmtime(
+            work / 'shallow+lam2' / 'seed0' / 'result.json')
+        assert twin == tagged
         assert not ablation._stale(wd, main_key,
                                    ablation.config_fingerprint('shallow'))
         # not under another schedule, nor for another seed

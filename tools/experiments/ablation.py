@@ -471,6 +471,7 @@ def tagged_twin(work_dir: str, key: str, config: str) -> Optional[Dict]:
     for path in sorted(paths):
         with open(path) as f:
             runs.append(json.load(f))
+        runs[-1]['finished_at'] = osp.getmtime(path)
     for r in runs + _committed_runs():
         if r.get('variant') == name and f"seed{r.get('seed')}" == seed \
                 and r.get('tag') and r.get('config') == config \

@@ -22,7 +22,7 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:
@@ -122,6 +122,24 @@ def joint_space_figures(images, texts, classes) -> Dict:
         cos_other_classes=float(others.mean()))
 
 
+def run_dir(work_dir: str, variant: str, seed: int) -> Optional[str]:
+    """The directory of the finished run of ``variant``'s config file as it
+    is now, under the ablation schedule: its main run's, or a tagged run's
+    whose setting the file now holds (a sweep's best,
+    :func:`ablation.tagged_twin`); None if there is none (an earlier main
+    run of another setting is not it)."""
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    wd = osp.join(work_dir, variant, f'seed{seed}')
+    run = ablation._load_result(
+        wd, ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES),
+        ablation.config_fingerprint(variant))
+    if run is None:
+        return None
+    if run.get('tag'):
+        wd = osp.join(work_dir, f"{variant}+{run['tag']}", f'seed{seed}')
+    return wd
+
+
 def analyse(work_dir: str, variants: List[str], seeds: List[int],
             threads: int = 1) -> Dict:
     """Nonce / informative split of held-out zero-shot, per run."""
@@ -133,11 +151,10 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
     results = {}
     for v in variants:
         for s in seeds:
-            wd = osp.join(work_dir, v, f'seed{s}')
+            wd = run_dir(work_dir, v, s)
+            if wd is None or not osp.isfile(osp.join(wd, 'model.pth')):
+                continue  # not finished (or its weights are elsewhere)
             path = osp.join(wd, 'model.pth')
-            if not osp.isfile(path) or not osp.isfile(
-                    osp.join(wd, 'result.json')):
-                continue  # not finished
             cached = osp.join(wd, 'analysis.json')
             if osp.isfile(cached) and osp.getmtime(cached) > osp.getmtime(
                     path):
