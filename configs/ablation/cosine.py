@@ -1,6 +1,6 @@
 # Ablation row 2, `cosine`: classification only, cosine head with parametric
 # weights (A1), as configs/icar/baselines/cosine_resnet18_1xb64_synthetic-
-# world.py.
+# world.py, at its sweep's best tau_cls (docs/ablation/sweep.md): 0.03.
 _base_ = './linear.py'
 
 model = dict(
@@ -10,6 +10,6 @@ model = dict(
         type='CosineClsHead',
         num_classes=26,
         in_channels=256,
-        tau=0.05,
+        tau=0.03,
         cal_acc=True),
 )

@@ -9,7 +9,8 @@ investigation of ``ablation.py`` (``--tag`` + ``--cfg-options``), the
 setting the config file holds is the main seed-0 run (trained by
 ``ablation.py``, not here). The best setting of each variant is the one
 with the highest mean of seen top-1 and described held-out zero-shot (the
-two figures the paper's method claims); write it into that variant's
+two figures the paper's method claims; a tie goes to the higher mean of
+the other figures); write it into that variant's
 config file (``configs/ablation/<variant>.py``) before its 3-seed runs, so
 no variant is compared at a setting that suits only another. Each run
 records the fingerprint of the config it trained (file and options), so
@@ -210,6 +211,14 @@ def _score(result: Dict) -> float:
     return sum(values) / len(values)
 
 
+def _rank(row: Dict) -> Tuple[float, float]:
+    """A sweep row's order: its score, then (a tie, e.g. the same count of
+    right images) the mean of its other metrics (transfer, retrieval)."""
+    others = [v for m, v in row['metrics'].items()
+              if m not in SELECT and v is not None]
+    return row['score'], sum(others) / max(len(others), 1)
+
+
 def sweep_report(work_dir: str) -> Dict:
     """``sweep.json`` / ``sweep.md``: every finished setting and the best
     one of each variant."""
@@ -225,8 +234,8 @@ def sweep_report(work_dir: str) -> Dict:
             rows.append(dict(variant=variant, values=s['values'],
                              tag=s['tag'], main=s['main'], score=_score(r),
                              metrics=r['metrics']))
-            if variant not in best or rows[-1]['score'] > best[variant][
-                    'score']:
+            if variant not in best or _rank(rows[-1]) > _rank(
+                    best[variant]):
                 best[variant] = rows[-1]
     lines = ['| variant | setting | ' + ' | '.join(
         METRICS.values()) + ' | selection score |',
@@ -253,8 +262,9 @@ def sweep_report(work_dir: str) -> Dict:
     _write(report, 'sweep', '# Seed-0 sweep of lambda and tau_cls '
            '(generated)\n\nSelection score: mean of ' +
            ' and '.join(SELECT) + ' (the cosine head has no zero-shot: '
-           'its seen top-1). A variant\'s best is final once every one of '
-           'its settings has run.\n\n' + '\n'.join(lines) + '\n')
+           'its seen top-1); a tie goes to the higher mean of the other '
+           'metrics. A variant\'s best is final once every one of its '
+           'settings has run.\n\n' + '\n'.join(lines) + '\n')
     return report
 
 
