@@ -884,6 +884,12 @@ def test_joint_space_figures_from_their_definition():
                               if c != classes[i]]))
     assert out['cos_own_class'] == pytest.approx(np.mean(own))
     assert out['cos_other_classes'] == pytest.approx(np.mean(other))
+    text_own = []
+    for i in range(5):
+        mean = texts[classes == classes[i]].mean(0)
+        text_own.append(float(texts[i] @ (mean / np.linalg.norm(mean))))
+    assert out['text_cos_own_class'] == pytest.approx(np.mean(text_own))
+    assert out['text_cos_own_class'] != pytest.approx(out['cos_own_class'])
     # a class-collapsed space whose captions name only the class: every
     # image finds a caption of its class, rarely its own
     onehot = np.eye(8)[classes]
@@ -891,6 +897,7 @@ def test_joint_space_figures_from_their_definition():
                                                       classes)
     assert collapsed['cos_own_class'] == pytest.approx(1.)
     assert collapsed['cos_other_classes'] == pytest.approx(0.)
+    assert collapsed['text_cos_own_class'] == pytest.approx(1.)
     assert collapsed['i2t_class_r1'] == 100.
     assert collapsed['errors_right_class'] == 100.
     assert collapsed['i2t_r1'] == 60.  # the first of each class only

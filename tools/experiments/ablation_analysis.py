@@ -22,7 +22,7 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:
@@ -97,29 +97,39 @@ def joint_space_figures(images, texts, classes) -> Dict:
 
     Returns:
         dict: image -> text R@1, the share of images whose retrieved
-        caption is of their class, the share of the errors that are, and
-        the mean cosine of an image to its class's mean direction and to
-        the other classes' (classes with one image or more).
+        caption is of their class, the share of the errors that are, the
+        mean cosine of an image to its class's mean direction and to the
+        other classes' (classes with one image or more), and the first of
+        these for the captions (their class's mean caption direction).
     """
     import numpy as np
     num = len(classes)
     best = (images @ texts.T).argmax(1)  # image -> text
     hit = best == np.arange(num)
     right_class = classes[best] == classes
-    present = np.unique(classes)
-    means = np.stack([images[classes == c].mean(0) for c in present])
-    means /= np.linalg.norm(means, axis=1, keepdims=True)
-    cos = images @ means.T  # (N, classes present)
-    own = cos[np.arange(num), np.searchsorted(present, classes)]
-    others = (cos.sum(1) - own) / (len(present) - 1)
+    own, others = _class_concentration(images, classes)
     errors = int((~hit).sum())
     return dict(
         i2t_r1=100. * float(hit.mean()),
         i2t_class_r1=100. * float(right_class.mean()),
         errors_right_class=100. * float((right_class & ~hit).sum()) /
         max(errors, 1),
-        cos_own_class=float(own.mean()),
-        cos_other_classes=float(others.mean()))
+        cos_own_class=own,
+        cos_other_classes=others,
+        text_cos_own_class=_class_concentration(texts, classes)[0])
+
+
+def _class_concentration(embeddings, classes) -> Tuple[float, float]:
+    """The mean cosine of each embedding to its class's mean direction and
+    to the other classes' (the mean over those classes)."""
+    import numpy as np
+    present = np.unique(classes)
+    means = np.stack([embeddings[classes == c].mean(0) for c in present])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    cos = embeddings @ means.T  # (N, classes present)
+    own = cos[np.arange(len(classes)), np.searchsorted(present, classes)]
+    others = (cos.sum(1) - own) / (len(present) - 1)
+    return float(own.mean()), float(others.mean())
 
 
 def run_dir(work_dir: str, variant: str, seed: int) -> Optional[str]:
@@ -159,7 +169,8 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
             if osp.isfile(cached) and osp.getmtime(cached) > osp.getmtime(
                     path):
                 result = json.load(open(cached))
-                if 'joint_space' in result:  # else: an older analysis
+                if 'text_cos_own_class' in result.get(
+                        'joint_space', {}):  # else: an older analysis
                     results.setdefault(v, {})[str(s)] = result
                     continue
             cfg = ablation.load_cfg(v, s, ablation.SCHEDULE, wd)
@@ -184,6 +195,7 @@ JOINT_SPACE = {
     'errors_right_class': ('errors naming the right class (%)', '{:.1f}'),
     'cos_own_class': ('cosine to own class mean', '{:.3f}'),
     'cos_other_classes': ('cosine to other class means', '{:.3f}'),
+    'text_cos_own_class': ('captions: cosine to own class mean', '{:.3f}'),
 }
 
 
