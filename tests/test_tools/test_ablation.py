@@ -124,16 +124,6 @@ def _swept_keys():
             for key, _ in grid.values()}
 
 
-def _get(cfg, key):
-    node = cfg
-    for part in key.split('.'):
-        try:
-            node = node[part]
-        except (KeyError, TypeError):
-            return None
-    return node
-
-
 def test_rows_hold_their_sweeps_best():
     """Each swept variant's file holds its sweep's best once every setting
     of it has run (docs/ablation/sweep.json), and the rows that inherit it
@@ -151,7 +141,8 @@ def test_rows_hold_their_sweeps_best():
             cfg = Config.fromfile(osp.join(
                 REPO, ablation.ALL_VARIANTS[member][0]))
             for name, (key, _) in ablation_sweep.SWEEP[variant].items():
-                assert _get(cfg, key) == own[name], (member, key)
+                assert ablation_sweep.config_value(cfg, key) == own[name], (
+                    member, key)
 
 
 def _streams(cfg):
@@ -159,6 +150,7 @@ def _streams(cfg):
 
 
 def test_config_files_are_their_baselines_under_the_schedule(tmp_path):
+    import ablation_sweep
     from mmengine.config import Config
     assert set(BASELINES) == set(ablation.ALL_VARIANTS)
     for v, (path, _) in ablation.ALL_VARIANTS.items():
@@ -184,7 +176,7 @@ def test_config_files_are_their_baselines_under_the_schedule(tmp_path):
         # and the swept values (the config holds its sweep's best)
         base = Config.fromfile(osp.join(REPO, 'configs/icar', BASELINES[v]))
         for key in _swept_keys():
-            value = _get(cfg, key)
+            value = ablation_sweep.config_value(cfg, key)
             if value is not None:
                 base.merge_from_dict({key: value})
         te = cfg.model.pop('text_encoder')
@@ -487,6 +479,13 @@ def test_sweep_grid_and_curve_tags():
                     s['values']['tau']
             # an option sets a value the model has (no new key)
             assert set(_flat(cfg.model.to_dict())) == set(_flat(before))
+    # a config that lost a swept key is an error naming the file and key
+    assert ablation_sweep.config_value(cfg, 'model.no_such.key') is None
+    with pytest.raises(KeyError, match='has no model.itc_loss.loss_weight'):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setitem(ablation_sweep.SWEEP, 'linear', dict(
+                lam=('model.itc_loss.loss_weight', (1.0, ))))
+            ablation_sweep.config_values('linear')
     assert ablation_sweep._curve_tag(ablation.SCHEDULE['max_iters']) is None
     assert ablation_sweep._curve_tag(100) == 'iters100'
     # the command of a setting is an investigation of ablation.py
@@ -535,20 +534,20 @@ def test_analysis_reads_the_run_of_the_config_as_it_is(tmp_path,
     now = ablation.config_fingerprint('icar')
     # the main run of an earlier setting of the file
     _finished(work, 'icar', None, key, 'earlier', 80.)
-    assert ablation_analysis.run_dir(str(work), 'icar', 0) is None
+    assert ablation_analysis.finished_run_dir(str(work), 'icar', 0) is None
     # the tagged run of the setting the file holds now
     options = {'model.itc_loss.loss_weight': 0.5}
     _finished(work, 'icar', 'best', ablation.schedule_key(
         dict(ablation.SCHEDULE, tag='best', cfg_options=options),
         DEFAULT_EVAL_SIZES), now, 90.)
-    assert ablation_analysis.run_dir(str(work), 'icar', 0) == str(
+    assert ablation_analysis.finished_run_dir(str(work), 'icar', 0) == str(
         work / 'icar+best' / 'seed0')
-    assert ablation_analysis.run_dir(str(work), 'icar', 1) is None
+    assert ablation_analysis.finished_run_dir(str(work), 'icar', 1) is None
     # a main run of the file as it is
     main = work / 'icar' / 'seed0' / 'result.json'
     run = json.loads(main.read_text())
     main.write_text(json.dumps(dict(run, config=now)))
-    assert ablation_analysis.run_dir(str(work), 'icar', 0) == str(
+    assert ablation_analysis.finished_run_dir(str(work), 'icar', 0) == str(
         work / 'icar' / 'seed0')
 
 

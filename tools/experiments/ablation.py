@@ -446,6 +446,14 @@ def committed_result(work_dir: str, key: str,
     return None
 
 
+def run_dir(work_dir: str, variant: str, seed: int,
+            tag: Optional[str] = None) -> str:
+    """The directory of a run: ``VARIANT/seedS``, a tagged run's
+    ``VARIANT+TAG/seedS``."""
+    name = f'{variant}+{tag}' if tag else variant
+    return osp.join(work_dir, name, f'seed{seed}')
+
+
 def _committed_runs() -> List[Dict]:
     """Every run of the reports in :data:`DOCS`."""
     runs = []
@@ -620,9 +628,8 @@ def main(argv=None) -> Dict:
         key = schedule_key(dict(schedule, tag=args.tag,
                                 cfg_options=args.cfg_options), sizes)
 
-    def run_dir(v: str, s: int) -> str:
-        name = f'{v}+{args.tag}' if args.tag else v
-        return osp.join(args.work_dir, name, f'seed{s}')
+    def dir_of(v: str, s: int) -> str:
+        return run_dir(args.work_dir, v, s, args.tag)
 
     def config(v: str) -> str:
         return config_fingerprint(v, args.cfg_options)
@@ -630,13 +637,13 @@ def main(argv=None) -> Dict:
     if args.run_one:
         variant, seed = args.run_one[0], int(args.run_one[1])
         result = run_one(variant, seed, schedule, sizes,
-                         run_dir(variant, seed), args.threads,
+                         dir_of(variant, seed), args.threads,
                          args.cfg_options, save_weights=not args.smoke,
                          probe_seeds=(0, ) if args.smoke else (0, 1, 2))
         if args.tag:
             result['tag'] = args.tag
             result['key'] = key
-            with open(osp.join(run_dir(variant, seed), 'result.json'),
+            with open(osp.join(dir_of(variant, seed), 'result.json'),
                       'w') as f:
                 json.dump(result, f, indent=1)
         return result
@@ -644,13 +651,13 @@ def main(argv=None) -> Dict:
     t0 = time.time()
     if not args.report_only:
         stale = [(v, s) for v, s in runs
-                 if _stale(run_dir(v, s), key, config(v))]
+                 if _stale(dir_of(v, s), key, config(v))]
         if stale:
             print(f'{len(stale)} finished run(s) came from an earlier '
                   'version of their config file and are trained again: '
                   + ', '.join(f'{v} seed {s}' for v, s in stale), flush=True)
         todo = [(v, s) for v, s in runs if _load_result(
-            run_dir(v, s), key, config(v)) is None]
+            dir_of(v, s), key, config(v)) is None]
         print(f'{len(runs) - len(todo)} of {len(runs)} runs cached; '
               f'{len(todo)} to train (schedule {key}).', flush=True)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
@@ -659,7 +666,7 @@ def main(argv=None) -> Dict:
 
         def launch(run):
             v, s = run
-            wd = run_dir(v, s)
+            wd = dir_of(v, s)
             os.makedirs(wd, exist_ok=True)
             # another invocation may have finished or started it meanwhile
             if _load_result(wd, key, config(v)) is not None \
@@ -704,7 +711,7 @@ def main(argv=None) -> Dict:
         args.variants, args.controls = list(VARIANTS), list(CONTROLS)
         args.seeds = sorted(set(args.seeds) | {0, 1, 2})
         runs = plan_runs(args.variants, args.seeds, args.controls)
-    results = [r for r in (_load_result(run_dir(v, s), key,
+    results = [r for r in (_load_result(dir_of(v, s), key,
                                         config(v))
                            for v, s in runs) if r is not None]
     if not results:

@@ -132,22 +132,21 @@ def _class_concentration(embeddings, classes) -> Tuple[float, float]:
     return float(own.mean()), float(others.mean())
 
 
-def run_dir(work_dir: str, variant: str, seed: int) -> Optional[str]:
+def finished_run_dir(work_dir: str, variant: str,
+                     seed: int) -> Optional[str]:
     """The directory of the finished run of ``variant``'s config file as it
     is now, under the ablation schedule: its main run's, or a tagged run's
     whose setting the file now holds (a sweep's best,
     :func:`ablation.tagged_twin`); None if there is none (an earlier main
     run of another setting is not it)."""
     from ablation_eval import DEFAULT_EVAL_SIZES
-    wd = osp.join(work_dir, variant, f'seed{seed}')
     run = ablation._load_result(
-        wd, ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES),
+        ablation.run_dir(work_dir, variant, seed),
+        ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES),
         ablation.config_fingerprint(variant))
     if run is None:
         return None
-    if run.get('tag'):
-        wd = osp.join(work_dir, f"{variant}+{run['tag']}", f'seed{seed}')
-    return wd
+    return ablation.run_dir(work_dir, variant, seed, run.get('tag'))
 
 
 def analyse(work_dir: str, variants: List[str], seeds: List[int],
@@ -161,7 +160,7 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
     results = {}
     for v in variants:
         for s in seeds:
-            wd = run_dir(work_dir, v, s)
+            wd = finished_run_dir(work_dir, v, s)
             if wd is None or not osp.isfile(osp.join(wd, 'model.pth')):
                 continue  # not finished (or its weights are elsewhere)
             path = osp.join(wd, 'model.pth')

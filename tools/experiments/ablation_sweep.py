@@ -95,11 +95,22 @@ def config_values(variant: str) -> Dict[str, float]:
                                    ablation.ALL_VARIANTS[variant][0]))
     out = {}
     for name, (key, _) in SWEEP[variant].items():
-        node = cfg
-        for part in key.split('.'):
-            node = node[part]
-        out[name] = node
+        out[name] = config_value(cfg, key)
+        if out[name] is None:
+            raise KeyError(f'{ablation.ALL_VARIANTS[variant][0]} has no '
+                           f'{key}: the sweep of {variant} sets it')
     return out
+
+
+def config_value(cfg, key: str):
+    """The value at the dotted ``key`` of a config (None: it has none)."""
+    node = cfg
+    for part in key.split('.'):
+        try:
+            node = node[part]
+        except (KeyError, TypeError):
+            return None
+    return node
 
 
 def settings(variant: str) -> List[Dict]:
@@ -162,9 +173,8 @@ def _result(variant: str, seed: int, tag: Optional[str], options: Dict,
     if tag:
         key = ablation.schedule_key(
             dict(schedule, tag=tag, cfg_options=options), DEFAULT_EVAL_SIZES)
-    name = f'{variant}+{tag}' if tag else variant
     return ablation._load_result(
-        osp.join(work_dir, name, f'seed{seed}'), key,
+        ablation.run_dir(work_dir, variant, seed, tag), key,
         config or ablation.config_fingerprint(variant, options))
 
 
