@@ -28,6 +28,8 @@ BASELINES = {
     'icar-sigmoid_resnet18-minilm_1xb64_synthetic-world.py',
     'icar_separate_proj': 'configs/icar/baselines/'
     'icar-separate-proj_resnet18-minilm_1xb64_synthetic-world.py',
+    'icar_detached_weights': 'configs/icar/baselines/'
+    'icar-detached-weights_resnet18-minilm_1xb64_synthetic-world.py',
 }
 EXPECTED_LOSSES = {
     'linear': {'loss_cls'},
@@ -39,6 +41,7 @@ EXPECTED_LOSSES = {
     'unicl': {'loss_itc'},  # one loss over both batches
     'icar_sigmoid': {'loss_cls', 'loss_itc'},
     'icar_separate_proj': {'loss_cls', 'loss_itc'},
+    'icar_detached_weights': {'loss_cls', 'loss_itc'},
 }
 
 
@@ -93,6 +96,9 @@ def test_variant_trains_and_validates(variant, tmp_path):
     assert (model.cls_proj is not None) == (variant == 'icar_separate_proj')
     assert (type(model.itc_loss).__name__ == 'SigmoidContrastiveLoss') == (
         variant == 'icar_sigmoid')
+    if model.text_classifier is not None:
+        assert model.text_classifier.detach_class_weights == (
+            variant == 'icar_detached_weights')
     if variant in ('icar', 'icar_names'):
         assert isinstance(model.cls_head, TextMetaClassifier)
         bank = model.text_classifier.class_texts

@@ -342,6 +342,25 @@ def test_separate_cls_projection_keeps_the_joint_space_out_of_l_cls():
     assert 'cls_proj.weight' in model.layer_groups()['image'][-1]
 
 
+def test_detached_class_weights_keep_l_cls_out_of_the_text_encoder():
+    head = dict(type='TextMetaClassifier', classifier=dict(
+        class_texts=_bank(), detach_class_weights=True))
+    model, reference = _icar(cls_head=head).train(), _icar().train()
+    batch = (dict(cls=_images(4)), dict(cls=_cls_samples([0, 1, 2, 1])))
+    loss = model.loss(*batch)['loss_cls']
+    # the same weights (same template draw), only without their gradient
+    torch.testing.assert_close(loss, reference.loss(*batch)['loss_cls'])
+    loss.backward()
+    assert all(p.grad is None for p in _text_params(model).values())
+    assert _nonzero_grad(model.visual_proj.weight)
+    assert _nonzero_grad(model.backbone.conv1.weight)
+    # the contrastive loss still trains the shared encoder
+    losses = model.loss(dict(itc=_images(4, 1)), dict(itc=_itc_samples()))
+    losses['loss_itc'].backward()
+    for name, p in _text_params(model).items():
+        assert _nonzero_grad(p), f'L_itc sent no gradient to {name}'
+
+
 def test_unicl_and_separate_projection_config_mistakes():
     with pytest.raises(ValueError, match='needs cls_head'):
         _icar(separate_cls_proj=True, cls_head=None)

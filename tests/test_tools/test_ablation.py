@@ -106,13 +106,15 @@ BASELINES = {
                     'synthetic-world.py',
     'icar_separate_proj': 'baselines/icar-separate-proj_resnet18-minilm_'
                           '1xb64_synthetic-world.py',
+    'icar_detached_weights': 'baselines/icar-detached-weights_resnet18-'
+                             'minilm_1xb64_synthetic-world.py',
 }
 
 
 #: the rows that inherit a swept variant's config and so its sweep's best
 SWEEP_FAMILIES = {
     'icar': ('icar', 'icar_names', 'icar_sigmoid', 'icar_separate_proj',
-             'icar_random_text'),
+             'icar_detached_weights', 'icar_random_text'),
     'shallow': ('shallow', ),
     'cosine': ('cosine', ),
 }

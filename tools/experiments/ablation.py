@@ -10,11 +10,13 @@ six variants of the paper's ablation (ICAR.md section 4)::
     icar_names  iCAR without descriptions (A1 + A2)
     icar        iCAR (A1 + A2 + A3)
 
-three rows beyond the paper::
+four rows beyond the paper::
 
-    unicl               UniCL: class texts as pairs of one label-aware loss
-    icar_sigmoid        iCAR with SigLIP's sigmoid image-text loss
-    icar_separate_proj  iCAR whose classifier reads its own projection
+    unicl                  UniCL: class texts as pairs of one label-aware loss
+    icar_sigmoid           iCAR with SigLIP's sigmoid image-text loss
+    icar_separate_proj     iCAR whose classifier reads its own projection
+    icar_detached_weights  iCAR whose class weights carry no gradient to
+                           the text tower (only the image-text loss trains it)
 
 and a control, ``icar_random_text``: iCAR with a randomly initialised
 MiniLM-architecture text tower (same tokenizer, nothing frozen, text
@@ -93,6 +95,9 @@ VARIANTS: Dict[str, tuple] = {
                      'iCAR with the sigmoid (SigLIP) image-text loss'),
     'icar_separate_proj': (CONFIGS + 'icar_separate_proj.py',
                            'iCAR, classifier on a projection of its own'),
+    'icar_detached_weights': (CONFIGS + 'icar_detached_weights.py',
+                              'iCAR, class weights without gradient to the '
+                              'text tower'),
 }
 CONTROLS: Dict[str, tuple] = {
     'icar_random_text': (CONFIGS + 'icar_random_text.py',

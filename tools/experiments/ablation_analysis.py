@@ -244,7 +244,9 @@ def main(argv=None) -> Dict:
     parser.add_argument('--variants', nargs='+',
                         default=['clip', 'shallow', 'icar_names', 'icar',
                                  'unicl', 'icar_sigmoid',
-                                 'icar_separate_proj', 'icar_random_text'])
+                                 'icar_separate_proj',
+                                 'icar_detached_weights',
+                                 'icar_random_text'])
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)

@@ -195,6 +195,16 @@ CLAIMS = [
       ('icar_separate_proj', 'shallow', 'retrieval_r1'),
       ('icar_separate_proj', 'icar', 'seen_top1'),
       ('icar_separate_proj', 'icar', 'zs_described')]),
+    ('A2 as iCAR trains it: classification trains the text tower that '
+     'generates its weights, vs weights the tower (trained by the '
+     'image-text loss only) generates without that gradient',
+     [('icar', 'icar_detached_weights', 'seen_top1'),
+      ('icar', 'icar_detached_weights', 'zs_described'),
+      ('icar', 'icar_detached_weights', 'zs_names')]),
+    ('Retrieval deficit: classification\'s gradient into the shared text '
+     'tower causes it (detaching the class weights restores retrieval)',
+     [('icar_detached_weights', 'icar', 'retrieval_r1'),
+      ('icar_detached_weights', 'shallow', 'retrieval_r1', 'equal')]),
     ('Control: the pretrained text tower matters',
      [('icar', 'icar_random_text', 'zs_described'),
       ('icar', 'icar_random_text', 'seen_top1')]),

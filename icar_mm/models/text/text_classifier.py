@@ -40,8 +40,9 @@ class TextClassifier(BaseModule):
 
     Which classes: in train mode the training classes (``class_texts``),
     with one random template per class per step, encoded with gradient, so
-    the task loss trains the text encoder (unless ``freeze_text_encoder``:
-    then the cached ensemble below serves training too). In eval mode the
+    the task loss trains the text encoder (unless ``detach_class_weights``;
+    or ``freeze_text_encoder``: then the cached ensemble below serves
+    training too). In eval mode the
     current vocabulary (``vocabulary`` / :meth:`set_vocabulary`; the
     training classes when None), as a template ensemble (encode every
     template, normalise, average, normalise), cached per class list; the
@@ -84,6 +85,13 @@ class TextClassifier(BaseModule):
         freeze_text_encoder (bool): Keep an owned encoder fixed (eval mode,
             no gradient) and use the cached ensemble in training too.
             Defaults to False.
+        detach_class_weights (bool): Generate the training class weights
+            as usual (one template per class per step, the encoder in
+            train mode) but without gradient: the classification loss
+            trains the image side only, not the text encoder, which a
+            shared encoder's other losses (the contrastive branch) still
+            train. The ablation of iCAR's meta-network (A2) that keeps the
+            text-generated weights. Defaults to False.
         shard_classes (bool): Split class encoding across ranks.
             Defaults to False.
         num_negatives (int, optional): Class subsampling: random negative
@@ -110,6 +118,7 @@ class TextClassifier(BaseModule):
                  max_scale: float = 100.,
                  vocabulary: Union[ClassTextBank, Dict, None] = None,
                  freeze_text_encoder: bool = False,
+                 detach_class_weights: bool = False,
                  shard_classes: bool = False,
                  num_negatives: Optional[int] = None,
                  allow_subsampling: bool = True,
@@ -140,6 +149,7 @@ class TextClassifier(BaseModule):
                     '`frozen=True`.')
             self.text_encoder.requires_grad_(False)
         self.freeze_text_encoder = freeze_text_encoder
+        self.detach_class_weights = detach_class_weights
         register_log_scale(self, 1. / tau, learnable_tau)
         self.max_scale = max_scale
         self.shard_classes = shard_classes
@@ -431,7 +441,9 @@ class TextClassifier(BaseModule):
         reuse = memo is not None and self.num_negatives is None
         if reuse and memo:
             return memo[0], labels
-        weights, labels = self._sampled_embeddings(labels)
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.detach_class_weights):
+            weights, labels = self._sampled_embeddings(labels)
         if reuse:
             memo.append(weights)
         return weights, labels
