@@ -19,8 +19,8 @@ four rows beyond the paper::
                            the text tower (only the image-text loss trains it)
 
 and a control, ``icar_random_text``: iCAR with a randomly initialised
-MiniLM-architecture text tower (same tokenizer, nothing frozen, text
-learning rate not reduced). The whole text tower trains in every variant
+MiniLM-architecture text tower (same tokenizer, nothing frozen, same text
+learning rate: only the initialisation differs). The whole text tower trains in every variant
 (each run records that its transformer body changed, ``text_body``). Each
 is evaluated (:mod:`ablation_eval`) on: seen-class top-1, zero-shot top-1
 on the held-out compositions (names only; names + descriptions), linear
