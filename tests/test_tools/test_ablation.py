@@ -291,6 +291,46 @@ def test_text_body_change_is_recorded(tmp_path):
     assert ablation._text_body_change(None, None) is None
 
 
+def test_a_collapsed_text_tower_is_recorded_and_reported(monkeypatch):
+    import torch
+    import ablation_report
+    from icar_mm.registry import MODELS
+    from tiny_models import TINY_TEXT
+    spread = ablation.class_weight_spread(torch.eye(4))
+    assert spread == dict(cos_mean=0., cos_max=0., collapsed=False)
+    one = torch.nn.functional.normalize(torch.ones(3, 5), dim=-1)
+    assert ablation.class_weight_spread(one)['collapsed']
+    model = MODELS.build(dict(
+        type='ICAR', backbone=dict(type='ResNet', depth=18, stem_channels=8,
+                                   base_channels=8),
+        feat_channels=64, embed_dim=8,
+        text_encoder=dict(config=TINY_TEXT, tokenizer='byte'),
+        cls_head=dict(type='TextMetaClassifier', classifier=dict(
+            class_texts=dict(classes=['red circle', 'blue square', 'cat'],
+                             templates=['a photo of a {}.'],
+                             use_descriptions=False))),
+        itc_loss=dict(type='ContrastiveLoss'))).train()
+    spread = ablation._class_weight_spread(model)
+    assert not spread['collapsed'] and spread['cos_mean'] < 0.99
+    assert model.training  # put back in its mode
+    monkeypatch.setattr(type(model.text_classifier), 'ensemble',
+                        lambda self, bank=None: one)
+    assert ablation._class_weight_spread(model)['collapsed']
+    model.cls_head = None
+    object.__setattr__(model, 'text_classifier', None)
+    assert ablation._class_weight_spread(model) is None
+    runs = [dict(variant='icar', seed=0, metrics=dict(retrieval_r1=1.),
+                 text_body=dict(trained=True),
+                 text_spread=dict(collapsed=False)),
+            dict(variant='icar_random_text', seed=0,
+                 metrics=dict(retrieval_r1=0.2), text_body=dict(trained=True),
+                 text_spread=dict(collapsed=True))]
+    summary = ablation_report._text_body_summary(runs)
+    assert summary.startswith('2 of 2 runs with a text tower')
+    assert 'collapsed' in summary and '`icar_random_text` seed 0' in summary
+    assert 'collapsed' not in ablation_report._text_body_summary(runs[:1])
+
+
 class _Killed(Exception):
     """The invocation of an attempt dies (a session ends, a job is killed)."""
 

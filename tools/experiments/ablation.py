@@ -20,8 +20,10 @@ four rows beyond the paper::
 
 and a control, ``icar_random_text``: iCAR with a randomly initialised
 MiniLM-architecture text tower (same tokenizer, nothing frozen, same text
-learning rate: only the initialisation differs). The whole text tower trains in every variant
-(each run records that its transformer body changed, ``text_body``). Each
+learning rate: only the initialisation differs). The whole text tower
+trains in every variant (each run records that its transformer body
+changed, ``text_body``, and whether the tower collapsed, every class text
+one embedding, ``text_spread``: the report names such runs). Each
 is evaluated (:mod:`ablation_eval`) on: seen-class top-1, zero-shot top-1
 on the held-out compositions (names only; names + descriptions), linear
 probe and K-shot probes (K = 1, 4) on a second task (texture x size) and
@@ -374,6 +376,13 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
     t_train = time.time() - t0
     model = runner.model
     text_body = _text_body_change(before, _text_body(model))
+    text_spread = _class_weight_spread(model)
+    if text_spread is not None and text_spread['collapsed']:
+        runner.logger.warning(
+            f'{variant} seed {seed}: the text tower collapsed: the class '
+            'weights it generates have a mean pairwise cosine of '
+            f'{text_spread["cos_mean"]:.4f} (every text one embedding), so '
+            'this run measures a failed optimisation; see its losses.')
     if save_weights:
         torch.save(model.state_dict(), osp.join(work_dir, 'model.pth'))
     out = evaluate_model(model, dict(cfg.world), eval_sizes,
@@ -382,6 +391,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
         variant=variant, seed=seed, key=key, config=config,
         schedule=schedule, eval_sizes=eval_sizes, threads=threads,
         cfg_options=cfg_options or {}, text_body=text_body,
+        text_spread=text_spread,
         train_wall_s=t_train, wall_s=time.time() - t0,
         cpu_s=progress.earlier_cpu_s + _cpu_s(), **out)
     if progress.resumed_from_iter is not None:
@@ -404,6 +414,39 @@ def _text_body(model) -> Optional[Dict]:
         return None
     return {k: v.detach().clone()
             for k, v in encoder.model.state_dict().items()}
+
+
+#: Mean pairwise cosine of the class weights above which a text tower is
+#: collapsed (every text one embedding): the random-tower control at the
+#: base learning rate reached 1.0000; trained towers stay near 0.
+COLLAPSE_COS = 0.99
+
+
+def class_weight_spread(weights) -> Dict:
+    """How far apart ``(C, D)`` normalised class weights are: their mean
+    and largest pairwise (off-diagonal) cosine, and whether they have
+    collapsed (mean above :data:`COLLAPSE_COS`)."""
+    import torch
+    cos = weights @ weights.t()
+    off = cos[~torch.eye(len(cos), dtype=torch.bool, device=cos.device)]
+    mean = float(off.mean())
+    return dict(cos_mean=mean, cos_max=float(off.max()),
+                collapsed=mean > COLLAPSE_COS)
+
+
+def _class_weight_spread(model) -> Optional[Dict]:
+    """:func:`class_weight_spread` of the training classes' ensemble
+    weights of a model with a text head (None without one)."""
+    import torch
+    classifier = getattr(model, 'text_classifier', None)
+    if classifier is None or classifier.class_texts is None:
+        return None
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        weights = classifier.ensemble(classifier.class_texts)
+    model.train(was_training)
+    return class_weight_spread(weights.float())
 
 
 def _text_body_change(before: Optional[Dict],

@@ -308,7 +308,11 @@ def _text_body_summary(runs: List[Dict]) -> str:
     bodies = [r.get('text_body') for r in runs
               if r['metrics'].get('retrieval_r1') is not None]
     trained = sum(1 for b in bodies if b and b.get('trained'))
-    return f'{trained} of {len(bodies)} runs with a text tower'
+    collapsed = [f"`{r['variant']}` seed {r['seed']}" for r in runs
+                 if (r.get('text_spread') or {}).get('collapsed')]
+    return f'{trained} of {len(bodies)} runs with a text tower' + (
+        '; the text tower collapsed (every class text one embedding) in '
+        + ', '.join(collapsed) if collapsed else '')
 
 
 def readme_section(report: Dict, table: str, claims_md: str,
