@@ -294,31 +294,46 @@ def test_text_body_change_is_recorded(tmp_path):
 def test_a_collapsed_text_tower_is_recorded_and_reported(monkeypatch):
     import torch
     import ablation_report
+    from icar_mm.class_texts import ClassTextBank
     from icar_mm.registry import MODELS
     from tiny_models import TINY_TEXT
     spread = ablation.class_weight_spread(torch.eye(4))
     assert spread == dict(cos_mean=0., cos_max=0., collapsed=False)
     one = torch.nn.functional.normalize(torch.ones(3, 5), dim=-1)
     assert ablation.class_weight_spread(one)['collapsed']
-    model = MODELS.build(dict(
-        type='ICAR', backbone=dict(type='ResNet', depth=18, stem_channels=8,
-                                   base_channels=8),
-        feat_channels=64, embed_dim=8,
-        text_encoder=dict(config=TINY_TEXT, tokenizer='byte'),
-        cls_head=dict(type='TextMetaClassifier', classifier=dict(
-            class_texts=dict(classes=['red circle', 'blue square', 'cat'],
-                             templates=['a photo of a {}.'],
-                             use_descriptions=False))),
-        itc_loss=dict(type='ContrastiveLoss'))).train()
-    spread = ablation._class_weight_spread(model)
-    assert not spread['collapsed'] and spread['cos_mean'] < 0.99
-    assert model.training  # put back in its mode
+    seen_bank = dict(source=dict(type='synthetic_world', split='seen'),
+                     templates='synthetic-world')
+    tower = dict(text_encoder=dict(config=TINY_TEXT, tokenizer='byte'),
+                 itc_loss=dict(type='ContrastiveLoss'))
+    backbone = dict(type='ResNet', depth=18, stem_channels=8,
+                    base_channels=8)
+    bank = dict(classes=['red circle', 'blue square', 'cat'],
+                templates=['a photo of a {}.'], use_descriptions=False)
+    # an iCAR head's classifier, and a CLIP model's zero-shot one: the
+    # eval-mode ensemble of the bank (the seen classes' 26 by default)
+    for head in (dict(cls_head=dict(type='TextMetaClassifier',
+                                    classifier=dict(class_texts=bank))), {}):
+        model = MODELS.build(dict(type='ICAR', backbone=backbone,
+                                  feat_channels=64, embed_dim=8, **tower,
+                                  **head)).train()
+        spread = ablation._class_weight_spread(model, bank)
+        assert model.training  # put back in its mode
+        seen = ablation._class_weight_spread(model)
+        model.eval()
+        with torch.no_grad():
+            assert spread == ablation.class_weight_spread(
+                model.text_classifier.ensemble(bank))
+            assert len(ClassTextBank(**seen_bank)) == 26
+            assert seen == ablation.class_weight_spread(
+                model.text_classifier.ensemble(seen_bank))
     monkeypatch.setattr(type(model.text_classifier), 'ensemble',
                         lambda self, bank=None: one)
     assert ablation._class_weight_spread(model)['collapsed']
-    model.cls_head = None
-    object.__setattr__(model, 'text_classifier', None)
-    assert ablation._class_weight_spread(model) is None
+    linear = MODELS.build(dict(
+        type='ICAR', backbone=backbone, feat_channels=64, embed_dim=8,
+        cls_on_projection=False, cls_head=dict(
+            type='LinearClsHead', num_classes=3, in_channels=64)))
+    assert ablation._class_weight_spread(linear) is None
     runs = [dict(variant='icar', seed=0, metrics=dict(retrieval_r1=1.),
                  text_body=dict(trained=True),
                  text_spread=dict(collapsed=False)),
