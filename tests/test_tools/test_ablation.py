@@ -608,6 +608,43 @@ def test_analysis_reads_the_run_of_the_config_as_it_is(tmp_path,
         work / 'icar' / 'seed0')
 
 
+def test_analysis_reads_an_investigation_run_with_its_options(tmp_path):
+    """A tagged run named ``VARIANT+TAG`` (an investigation, e.g. shallow
+    fusion with a cosine head) is analysed with the ``--cfg-options`` its
+    result.json records, and only under the ablation schedule."""
+    import ablation_analysis
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    work = tmp_path / 'work'
+    options = {'model.cls_head.type': 'CosineClsHead',
+               'model.cls_head.tau': 0.1}
+    key = ablation.schedule_key(
+        dict(ablation.SCHEDULE, tag='cosinehead', cfg_options=options),
+        DEFAULT_EVAL_SIZES)
+    run = _finished(work, 'shallow', 'cosinehead', key, 'any', 80.)
+    wd = work / 'shallow+cosinehead' / 'seed0'
+    assert ablation_analysis.finished_run_dir(
+        str(work), 'shallow+cosinehead', 0) is None  # no cfg_options
+    (wd / 'result.json').write_text(json.dumps(dict(run,
+                                                    cfg_options=options)))
+    assert ablation_analysis.finished_run_dir(
+        str(work), 'shallow+cosinehead', 0) == str(wd)
+    assert ablation_analysis.finished_run_dir(
+        str(work), 'shallow+cosinehead', 1) is None
+    cfg = ablation_analysis._run_cfg('shallow+cosinehead', 0, str(wd))
+    assert cfg.model.cls_head.type == 'CosineClsHead'
+    assert cfg.model.cls_head.tau == 0.1
+    assert ablation_analysis._run_cfg('shallow', 0, str(
+        work / 'shallow' / 'seed0')).model.cls_head.type != 'CosineClsHead'
+    # the same run under another schedule is not read
+    other = dict(ablation.SCHEDULE, max_iters=400)
+    (wd / 'result.json').write_text(json.dumps(dict(
+        run, cfg_options=options, key=ablation.schedule_key(
+            dict(other, tag='cosinehead', cfg_options=options),
+            DEFAULT_EVAL_SIZES))))
+    assert ablation_analysis.finished_run_dir(
+        str(work), 'shallow+cosinehead', 0) is None
+
+
 def test_sweep_report_scores_best_and_completeness(tmp_path, monkeypatch):
     """The best setting maximises the mean of seen top-1 and described
     zero-shot (the cosine head, without zero-shot: its seen top-1), a tie

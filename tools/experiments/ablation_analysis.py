@@ -140,6 +140,9 @@ def finished_run_dir(work_dir: str, variant: str,
     :func:`ablation.tagged_twin`); None if there is none (an earlier main
     run of another setting is not it)."""
     from ablation_eval import DEFAULT_EVAL_SIZES
+    if '+' in variant:  # an investigation's tagged run, VARIANT+TAG
+        wd = osp.join(work_dir, variant, f'seed{seed}')
+        return wd if _tagged_run(wd) is not None else None
     run = ablation._load_result(
         ablation.run_dir(work_dir, variant, seed),
         ablation.schedule_key(ablation.SCHEDULE, DEFAULT_EVAL_SIZES),
@@ -147,6 +150,31 @@ def finished_run_dir(work_dir: str, variant: str,
     if run is None:
         return None
     return ablation.run_dir(work_dir, variant, seed, run.get('tag'))
+
+
+def _tagged_run(work_dir: str) -> Optional[Dict]:
+    """The ``result.json`` of a finished tagged run (``--tag``) under the
+    ablation schedule, whatever its setting; None if there is none."""
+    from ablation_eval import DEFAULT_EVAL_SIZES
+    path = osp.join(work_dir, 'result.json')
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        run = json.load(f)
+    key = ablation.schedule_key(
+        dict(ablation.SCHEDULE, tag=run.get('tag'),
+             cfg_options=run.get('cfg_options')), DEFAULT_EVAL_SIZES)
+    return run if run.get('key') == key else None
+
+
+def _run_cfg(variant: str, seed: int, work_dir: str):
+    """The config a run trained: its variant's file, and a tagged run's
+    ``--cfg-options`` (recorded in its ``result.json``)."""
+    cfg = ablation.load_cfg(variant.split('+')[0], seed, ablation.SCHEDULE,
+                            work_dir)
+    if '+' in variant:
+        cfg.merge_from_dict(_tagged_run(work_dir)['cfg_options'] or {})
+    return cfg
 
 
 def analyse(work_dir: str, variants: List[str], seeds: List[int],
@@ -172,7 +200,7 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
                         'joint_space', {}):  # else: an older analysis
                     results.setdefault(v, {})[str(s)] = result
                     continue
-            cfg = ablation.load_cfg(v, s, ablation.SCHEDULE, wd)
+            cfg = _run_cfg(v, s, wd)
             model = MODELS.build(cfg.model)
             model.load_state_dict(torch.load(path, map_location='cpu'))
             model.eval()
@@ -246,7 +274,11 @@ def main(argv=None) -> Dict:
                                  'unicl', 'icar_sigmoid',
                                  'icar_separate_proj',
                                  'icar_detached_weights',
-                                 'icar_random_text'])
+                                 'icar_random_text',
+                                 # the retrieval-deficit investigation
+                                 'shallow+cosinehead'],
+                        help='variants, or tagged runs as VARIANT+TAG '
+                        '(analysed with the --cfg-options they recorded)')
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)
