@@ -645,6 +645,38 @@ def test_analysis_reads_an_investigation_run_with_its_options(tmp_path):
         str(work), 'shallow+cosinehead', 0) is None
 
 
+def test_analysis_markdown_lists_investigation_runs_with_their_figures():
+    """Tagged runs (VARIANT+TAG) are not rows of the ablation's table, so
+    the analysis reports their own figures, mean ± std over seeds, with the
+    options they trained."""
+    import ablation_analysis
+    joint = {k: 0.5 for k in ablation_analysis.JOINT_SPACE}
+    split = {vocab: dict(nonce=1., informative=2., all=3.)
+             for vocab in ('names', 'described')}
+
+    def run(r1):
+        return dict(split, joint_space=joint, run=dict(
+            tag='cosinehead', cfg_options={'model.cls_head.tau': 0.1},
+            cpu_s=1., metrics=dict({m: 50. for m in METRICS},
+                                   retrieval_r1=r1, zs_names=None)))
+
+    plain = ablation_analysis.markdown({'icar': {'0': dict(
+        split, joint_space=joint)}})
+    assert 'investigation runs' not in plain
+    md = ablation_analysis.markdown({
+        'icar': {'0': dict(split, joint_space=joint)},
+        'shallow+cosinehead': {'0': run(20.), '1': run(22.)}})
+    row = [line for line in md.splitlines()
+           if line.startswith('| `shallow+cosinehead` | 2 |')]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].strip('|').split('|')]
+    assert cells[2] == '`model.cls_head.tau=0.1`'
+    titles = list(ablation_report.METRICS)
+    assert cells[3 + titles.index('retrieval_r1')] == '21.0 ± 1.4'
+    assert cells[3 + titles.index('zs_names')] == 'n/a'
+    assert cells[3 + titles.index('seen_top1')] == '50.0 ± 0.0'
+
+
 def test_sweep_report_scores_best_and_completeness(tmp_path, monkeypatch):
     """The best setting maximises the mean of seen top-1 and described
     zero-shot (the cosine head, without zero-shot: its seen top-1), a tie

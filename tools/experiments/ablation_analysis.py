@@ -192,13 +192,19 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
             if wd is None or not osp.isfile(osp.join(wd, 'model.pth')):
                 continue  # not finished (or its weights are elsewhere)
             path = osp.join(wd, 'model.pth')
+            if '+' in v:  # not in the ablation's report: keep its figures
+                run = _tagged_run(wd)
+                results.setdefault(v, {})[str(s)] = dict(run=dict(
+                    (k, run.get(k))
+                    for k in ('tag', 'cfg_options', 'metrics', 'cpu_s')))
             cached = osp.join(wd, 'analysis.json')
             if osp.isfile(cached) and osp.getmtime(cached) > osp.getmtime(
                     path):
                 result = json.load(open(cached))
                 if 'text_cos_own_class' in result.get(
                         'joint_space', {}):  # else: an older analysis
-                    results.setdefault(v, {})[str(s)] = result
+                    results.setdefault(v, {}).setdefault(
+                        str(s), {}).update(result)
                     continue
             cfg = _run_cfg(v, s, wd)
             model = MODELS.build(cfg.model)
@@ -208,9 +214,9 @@ def analyse(work_dir: str, variants: List[str], seeds: List[int],
                                    DEFAULT_EVAL_SIZES['heldout'])
             result['joint_space'] = _joint_space(
                 model, dict(cfg.world), DEFAULT_EVAL_SIZES['retrieval'])
-            results.setdefault(v, {})[str(s)] = result
             with open(cached, 'w') as f:
-                json.dump(results[v][str(s)], f)
+                json.dump(result, f)
+            results.setdefault(v, {}).setdefault(str(s), {}).update(result)
             print(v, s, results[v][str(s)], flush=True)
     return results
 
@@ -260,6 +266,25 @@ def markdown(results: Dict) -> str:
         cells = [_mean_std([r['joint_space'][k] for r in per_seed.values()],
                            fmt) for k, (_, fmt) in JOINT_SPACE.items()]
         lines.append(f'| `{v}` | ' + ' | '.join(cells) + ' |')
+    tagged = {v: r for v, r in results.items() if '+' in v}
+    if tagged:
+        from ablation_report import METRICS
+        lines += [
+            '', 'The investigation runs (`ablation.py --tag TAG '
+            '--cfg-options ...`; not rows of the table above), their own '
+            'figures:', '',
+            '| run | seeds | `--cfg-options` | ' +
+            ' | '.join(METRICS.values()) + ' |',
+            '|---|---:|---|' + '---:|' * len(METRICS)]
+        for v, per_seed in tagged.items():
+            runs = [r['run'] for r in per_seed.values()]
+            options = ' '.join(f'{k}={o}' for k, o in
+                               (runs[0]['cfg_options'] or {}).items())
+            cells = [_mean_std([r['metrics'][m] for r in runs], '{:.1f}')
+                     if runs[0]['metrics'].get(m) is not None else 'n/a'
+                     for m in METRICS]
+            lines.append(f'| `{v}` | {len(runs)} | `{options}` | ' +
+                         ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
 
