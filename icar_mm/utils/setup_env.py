@@ -133,6 +133,22 @@ def has_amp_device() -> bool:
             or is_musa_available())
 
 
+def has_native_cpu_bf16() -> bool:
+    """Whether this CPU computes bfloat16 convolutions and matmuls natively.
+
+    oneDNN needs AVX-512 (BF16 or AMX to be fast) for them; on an AVX2-only
+    CPU bfloat16 autocast falls back to reference kernels (measured on an
+    AVX2 AMD EPYC, one thread: an iCAR ablation training step 19x and a
+    linear-head step 44x slower than float32,
+    ``tools/benchmark/results/ablation_step_avx2.json``).
+    """
+    import torch
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # no oneDNN in this build
+        return False
+
+
 def setup_amp(cfg, requested: bool) -> None:
     """Switch ``cfg.optim_wrapper`` to mixed precision.
 
@@ -140,7 +156,9 @@ def setup_amp(cfg, requested: bool) -> None:
     (dynamic loss scale), as in mmpretrain. Where no CUDA/NPU/MLU/MUSA device
     exists, an ``AmpOptimWrapper`` (requested or from the config) is replaced
     by CPU bfloat16 autocast (:data:`CPU_AMP_WRAPPER`, built in icar_mm's
-    scope whatever the config's ``default_scope``), with a warning.
+    scope whatever the config's ``default_scope``), with a warning; on a
+    CPU without native bfloat16 (:func:`has_native_cpu_bf16`) that wrapper
+    trains in float32 and logs why.
 
     Args:
         cfg (Config): The config, modified in place.
@@ -163,7 +181,8 @@ def setup_amp(cfg, requested: bool) -> None:
         'WARNING: mixed precision was requested but there is no CUDA (or '
         'NPU/MLU/MUSA) device, and mmengine\'s AmpOptimWrapper needs one. '
         'Training with bfloat16 autocast on the CPU instead '
-        f'({CPU_AMP_WRAPPER}); drop --amp for float32.',
+        f'({CPU_AMP_WRAPPER}); drop --amp for float32. On a CPU without '
+        'native bfloat16 that wrapper trains in float32 (its log says so).',
         file=sys.stderr,
         flush=True)
     optim_wrapper.type = CPU_AMP_WRAPPER

@@ -67,6 +67,8 @@ def _worker(args) -> dict:
     wrapper.pop('loss_scale', None)
     if path['type'] != 'OptimWrapper':
         wrapper['_scope_'] = 'icar_mm'
+        # bfloat16 even on a CPU without it natively: that cost is measured
+        wrapper['allow_emulated'] = True
     wrapper.optimizer.pop('fused', None)
     if path['optimizer_fused'] is not None:
         wrapper.optimizer.fused = path['optimizer_fused']
@@ -91,6 +93,8 @@ def _worker(args) -> dict:
     measured = times[args.warmup:]
     return dict(seconds=statistics.median(measured), peak_mb=peak_rss_mb(),
                 wrapper=type(runner.optim_wrapper).__name__,
+                autocast=getattr(runner.optim_wrapper, 'autocast_enabled',
+                                 False),
                 fused=bool(runner.optim_wrapper.optimizer.defaults.get(
                     'fused')))
 

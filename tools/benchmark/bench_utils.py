@@ -33,7 +33,8 @@ def machine() -> Dict:
     except (OSError, StopIteration):
         pass
     info = dict(cpu=cpu, cpus=os.cpu_count(), torch=torch.__version__,
-                python=platform.python_version())
+                python=platform.python_version(),
+                cpu_capability=torch.backends.cpu.get_cpu_capability())
     if torch.cuda.is_available():
         info['gpu'] = torch.cuda.get_device_name(0)
     try:
