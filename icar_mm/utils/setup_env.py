@@ -136,8 +136,8 @@ def has_amp_device() -> bool:
 def has_native_cpu_bf16() -> bool:
     """Whether this CPU computes bfloat16 convolutions and matmuls natively.
 
-    oneDNN needs AVX-512 (BF16 or AMX to be fast) for them; on an AVX2-only
-    CPU bfloat16 autocast falls back to reference kernels (measured on an
+    torch's oneDNN check (on x86: AVX-512 BW/VL/DQ); on an AVX2-only CPU
+    bfloat16 autocast falls back to slow kernels (measured on an
     AVX2 AMD EPYC, one thread: an iCAR ablation training step 19x and a
     linear-head step 44x slower than float32,
     ``tools/benchmark/results/ablation_step_avx2.json``).

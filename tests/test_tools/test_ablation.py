@@ -65,8 +65,9 @@ def test_smoke_ablation_writes_report(tmp_path):
         log = open(osp.join(work, variant, 'seed0', 'run.log')).read()
         assert 'bfloat16 autocast on the CPU instead ' \
             '(CPUBF16AmpOptimWrapper)' in log
-        # and stayed bfloat16 on a CPU without it natively (the schedule's
-        # precision on every machine)
+        # and stays bfloat16 on a CPU without it natively (the schedule's
+        # precision on every machine): set in the config the run logs
+        assert "allow_emulated=True" in log
         assert 'trains in FLOAT32' not in log
     assert all(r['cpu_s'] > 0 for r in report['runs'])
     assert report['timing']['cpu_s'] == pytest.approx(

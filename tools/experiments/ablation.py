@@ -595,7 +595,7 @@ def _claimed(work_dir: str) -> bool:
 def check_machine(schedule: Dict) -> None:
     """Refuse a bfloat16 schedule on a CPU without native bfloat16.
 
-    There autocast runs reference kernels (measured on an AVX2 AMD EPYC:
+    There autocast runs slow kernels (measured on an AVX2 AMD EPYC:
     an iCAR training step 58.0 s, 19x its float32 time there and 43x its
     1.36 s on the CPUs the table was run on,
     ``tools/benchmark/results/ablation_step_avx2.json``), and training
@@ -618,7 +618,7 @@ def check_machine(schedule: Dict) -> None:
         'and the ablation trains under bfloat16 autocast: a run would take '
         'about 43x as long as on the CPUs its table was run on (an iCAR run '
         'about 50 CPU-hours), and float32 would mix two precisions in one '
-        'table. Run it on a CPU with AVX-512 (BF16 or AMX) or a GPU; '
+        'table. Run it on a CPU with AVX-512 or on a GPU; '
         '--allow-emulated-bf16 trains here anyway; --report-only needs '
         'neither.')
 
