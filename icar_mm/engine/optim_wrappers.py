@@ -1,7 +1,7 @@
 """An optimizer wrapper for mixed precision on machines without a GPU."""
 import logging
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import torch
@@ -11,6 +11,7 @@ from mmengine.optim import OptimWrapper
 
 from icar_mm.registry import OPTIM_WRAPPERS
 from icar_mm.utils.setup_env import has_native_cpu_bf16
+from .bf16_gemm_in_float32 import BF16GemmInFloat32
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -26,10 +27,15 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
 
     On a CPU without native bfloat16 (AVX2 only:
     :func:`icar_mm.utils.setup_env.has_native_cpu_bf16`) autocast runs
-    slow kernels, 19x to 44x slower than float32, so by
+    slow kernels (a training step 20x to 35x slower than on float32
+    kernels, ``tools/benchmark/results/ablation_step_avx2.json``), so by
     default the wrapper trains in float32 there and says so in the log;
-    ``allow_emulated=True`` keeps bfloat16 autocast (as on a CPU that
-    has it; for tests and for runs that must match such a CPU's).
+    ``allow_emulated=True`` keeps bfloat16 autocast (for runs that must
+    match a bfloat16 CPU's), with its matmuls and convolutions computed
+    by float32 kernels from their bfloat16 operands
+    (:class:`~icar_mm.engine.bf16_gemm_in_float32.BF16GemmInFloat32`,
+    forward and backward), the arithmetic of oneDNN's AVX-512 bfloat16
+    kernels at float32 speed.
 
     Args:
         loss_scale (Any): Ignored (accepted for ``AmpOptimWrapper``
@@ -40,6 +46,10 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
             configs).
         allow_emulated (bool): Use bfloat16 autocast even on a CPU without
             native bfloat16. Defaults to False (float32 there, logged).
+        gemm_in_float32 (bool): With ``allow_emulated`` on such a CPU,
+            compute the bfloat16 matmuls and convolutions with float32
+            kernels. Defaults to True; False runs torch's bfloat16
+            kernels there (the slow path, kept to measure it).
         **kwargs: Passed to :class:`mmengine.optim.OptimWrapper`.
     """
 
@@ -48,6 +58,7 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
                  dtype=None,
                  use_fsdp: bool = False,
                  allow_emulated: bool = False,
+                 gemm_in_float32: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if dtype not in (None, 'bfloat16', torch.bfloat16):
@@ -55,7 +66,20 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
                           f'not {dtype}: using bfloat16')
         self.cast_dtype = torch.bfloat16
         #: whether the forward runs under bfloat16 autocast
-        self.autocast_enabled = has_native_cpu_bf16() or allow_emulated
+        native = has_native_cpu_bf16()
+        self.autocast_enabled = native or allow_emulated
+        #: whether bfloat16 matmuls and convolutions run float32 kernels
+        self.gemm_in_float32 = (self.autocast_enabled and not native
+                                and gemm_in_float32)
+        if self.gemm_in_float32:
+            print_log(
+                'This CPU has no native bfloat16 (torch CPU capability '
+                f'{torch.backends.cpu.get_cpu_capability()}): bfloat16 '
+                'autocast computes its matmuls and convolutions with float32 '
+                'kernels from bfloat16 operands, rounding their results to '
+                'bfloat16 (BF16GemmInFloat32).',
+                logger='current',
+                level=logging.INFO)
         if not self.autocast_enabled:
             print_log(
                 'This CPU has no native bfloat16 (torch CPU capability '
@@ -76,7 +100,22 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
             model (nn.Module): The training model.
         """
         from mmengine.runner.amp import autocast
-        with super().optim_context(model), autocast(
+        with super().optim_context(model), self._gemm_context(), autocast(
                 device_type='cpu', dtype=self.cast_dtype,
                 enabled=self.autocast_enabled):
             yield
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        """Backward pass, with float32 matmul kernels where the forward had
+        them.
+
+        Args:
+            loss (torch.Tensor): The loss.
+            **kwargs: Passed to :meth:`torch.Tensor.backward`.
+        """
+        with self._gemm_context():
+            super().backward(loss, **kwargs)
+
+    def _gemm_context(self):
+        return BF16GemmInFloat32() if self.gemm_in_float32 \
+            else nullcontext()

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from repo_paths import REPO_ROOT as REPO  # noqa: E402
 TOOL_DIR = osp.join(REPO, 'tools', 'experiments')
@@ -69,6 +70,10 @@ def test_smoke_ablation_writes_report(tmp_path):
         # precision on every machine): set in the config the run logs
         assert "allow_emulated=True" in log
         assert 'trains in FLOAT32' not in log
+    # each run records whose kernels computed its bfloat16 matmuls
+    from icar_mm.utils.setup_env import has_native_cpu_bf16
+    assert {r['bf16_gemm'] for r in report['runs']} == {
+        'native' if has_native_cpu_bf16() else 'float32'}
     assert all(r['cpu_s'] > 0 for r in report['runs'])
     assert report['timing']['cpu_s'] == pytest.approx(
         sum(r['cpu_s'] for r in report['runs']))
@@ -1047,23 +1052,29 @@ def test_retrieval_pairs_carry_their_classes():
         for s, _ in scenes]
 
 
-def test_the_bf16_schedule_is_refused_on_a_cpu_without_it(tmp_path,
-                                                          monkeypatch):
-    """bfloat16 is 19x to 44x slower on an AVX2 CPU and float32 would mix
-    precisions in the table: the driver stops before training, naming the
-    fix, unless told; cached runs and reports need no check."""
-    import icar_mm.utils.setup_env as setup_env
-    monkeypatch.setattr(setup_env, 'has_amp_device', lambda: False)
-    monkeypatch.setattr(setup_env, 'has_native_cpu_bf16', lambda: False)
-    with pytest.raises(SystemExit, match='no native bfloat16.*AVX-512'):
-        ablation.check_machine(ablation.SCHEDULE)
-    ablation.check_machine(dict(ablation.SCHEDULE, precision='fp32'))
-    launched = []
-    monkeypatch.setattr(ablation.subprocess, 'call',
-                        lambda *a, **k: launched.append(a) or 0)
-    with pytest.raises(SystemExit, match='--allow-emulated-bf16'):
-        ablation.main(['--variants', 'linear', '--controls', '--seeds', '7',
-                       '--work-dir', str(tmp_path)])
-    assert launched == []
-    monkeypatch.setattr(setup_env, 'has_native_cpu_bf16', lambda: True)
-    ablation.check_machine(ablation.SCHEDULE)
+def test_a_run_records_the_kernels_of_its_bfloat16_matmuls(monkeypatch):
+    """On a CPU without native bfloat16 the schedule's runs compute their
+    matmuls with float32 kernels (BF16GemmInFloat32) and say so in their
+    result; a float32 wrapper records no bfloat16 at all."""
+    import icar_mm.engine.optim_wrappers as optim_wrappers
+    from icar_mm.engine import CPUBF16AmpOptimWrapper
+    from mmengine.optim import OptimWrapper
+
+    def wrapper(native, **kwargs):
+        monkeypatch.setattr(optim_wrappers, 'has_native_cpu_bf16',
+                            lambda: native)
+        import icar_mm.utils.setup_env as setup_env
+        monkeypatch.setattr(setup_env, 'has_native_cpu_bf16',
+                            lambda: native)
+        layer = torch.nn.Linear(2, 2)
+        return CPUBF16AmpOptimWrapper(
+            optimizer=torch.optim.SGD(layer.parameters(), lr=0.1), **kwargs)
+
+    assert ablation.bf16_gemm(wrapper(True)) == 'native'
+    assert ablation.bf16_gemm(wrapper(False, allow_emulated=True)) == \
+        'float32'
+    assert ablation.bf16_gemm(wrapper(
+        False, allow_emulated=True, gemm_in_float32=False)) == 'torch-slow'
+    assert ablation.bf16_gemm(wrapper(False)) is None  # float32 fallback
+    assert ablation.bf16_gemm(OptimWrapper(
+        torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1))) is None

@@ -24,5 +24,14 @@ def test_paths_train_with_what_they_name():
     assert out['fp32']['fused'] is False
     assert out['bf16']['wrapper'] == 'CPUBF16AmpOptimWrapper'
     assert out['bf16']['fused'] is True
+    # on a CPU without native bfloat16 the matmuls run float32 kernels
+    from icar_mm.utils.setup_env import has_native_cpu_bf16
+    assert out['bf16']['autocast'] is True
+    assert out['bf16']['gemm_in_float32'] is (not has_native_cpu_bf16())
+    assert out['fp32']['gemm_in_float32'] is False
     for r in out.values():
         assert r['seconds'] > 0 and r['peak_mb'] > 0
+        assert len(r['losses']) == 3
+    # same seed and batches: the bfloat16 path trains the same model
+    for a, b in zip(out['fp32']['losses'], out['bf16']['losses']):
+        assert abs(a - b) < 0.02 * abs(a)

@@ -147,30 +147,43 @@ def rows() -> List[str]:
             f"({r['ratios']['icar_mm_vs_open_clip_local']:.2f}x)"))
     first = True
     # the same measurement on a CPU with native bfloat16 and on one without
+    # (there also torch's own bfloat16 kernels, the path before
+    # BF16GemmInFloat32)
     for name, cpu in (('ablation_step', ''),
                       ('ablation_step_avx2', ', AVX2 CPU (no native bf16)')):
         r = _load(name)
         if not r:
             continue
         res, q = r['results'], r['ratios']
+        losses = r.get('losses', {})
         for v in ('icar', 'shallow', 'clip', 'linear'):
-            new, old = res.get(f'{v}/bf16'), res.get(f'{v}/fp32')
-            if not (new and old):
-                continue
-            out.append(_row(
-                '5. ablation training iteration (`ablation_step.py`)'
-                if first else '',
-                f'`{v}`: bfloat16 autocast + fused AdamW vs float32{cpu}, '
-                'time / memory',
-                f"{q[f'{v}/bf16_vs_fp32_speed']:.2f}x faster / "
-                f"{q[f'{v}/bf16_vs_fp32_memory']:.2f}x",
-                '>= 1.5x faster' if v == 'icar' and not cpu else 'reported',
-                f"{new['step_seconds']:.3f} vs {old['step_seconds']:.3f} s "
-                f"per iteration, peak {new['peak_mb']:.0f} vs "
-                f"{old['peak_mb']:.0f} MB; {r['setup']['threads']} thread, "
-                f"median of {r['setup']['rounds']} "
-                f"round{'s' * (r['setup']['rounds'] > 1)}"))
-            first = False
+            for base, what in (
+                    ('fp32', 'float32'),
+                    ('bf16_torch_gemm', "torch's bf16 kernels (before)")):
+                new, old = res.get(f'{v}/bf16'), res.get(f'{v}/{base}')
+                if not (new and old):
+                    continue
+                ours = 'bfloat16 autocast + fused AdamW' + (
+                    ', matmuls on float32 kernels' if cpu else '')
+                diff = losses.get(f'{v}/bf16_vs_{base}_max_abs_loss_diff')
+                out.append(_row(
+                    '5. ablation training iteration (`ablation_step.py`)'
+                    if first else '',
+                    f'`{v}`: {ours} vs {what}{cpu}, time / memory',
+                    f"{q[f'{v}/bf16_vs_{base}_speed']:.2f}x faster / "
+                    f"{q[f'{v}/bf16_vs_{base}_memory']:.2f}x",
+                    '>= 1.5x faster' if v == 'icar' and not cpu else
+                    'reported',
+                    f"{new['step_seconds']:.3f} vs {old['step_seconds']:.3f}"
+                    f" s per iteration, peak {new['peak_mb']:.0f} vs "
+                    f"{old['peak_mb']:.0f} MB; {r['setup']['threads']} "
+                    f"thread, median of {r['setup']['rounds']} "
+                    f"round{'s' * (r['setup']['rounds'] > 1)}" + (
+                        '; losses of the first '
+                        f"{len(new['rounds'][0]['losses'])} iterations "
+                        f'differ by at most {diff:.1e}'
+                        if diff is not None else '')))
+                first = False
     return out
 
 

@@ -29,9 +29,10 @@ on the held-out compositions (names only; names + descriptions), linear
 probe and K-shot probes (K = 1, 4) on a second task (texture x size) and
 caption retrieval R@1.
 
-Cost on the 2-core reference machine (a CPU with native bfloat16: on an
-AVX2-only CPU an iCAR step took 43x as long and the driver refuses to train,
-:func:`check_machine`), one thread per run, 2 runs at a time, training
+Cost on the 2-core reference machine (a CPU with native bfloat16; on an
+AVX2-only CPU the bfloat16 matmuls and convolutions run float32 kernels,
+:class:`icar_mm.engine.BF16GemmInFloat32`, and each run records which in
+``bf16_gemm``), one thread per run, 2 runs at a time, training
 under bfloat16 autocast with the fused AdamW (the schedule's
 ``AmpOptimWrapper``; ``tools/benchmark/ablation_step.py`` measures it
 against the float32 path): iCAR took 342 CPU-s for 400 iterations
@@ -355,8 +356,9 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
         cfg.merge_from_dict(cfg_options)
     setup_amp(cfg, False)  # bfloat16 autocast on the CPU (logged)
     if cfg.optim_wrapper.type == CPU_AMP_WRAPPER:
-        # the schedule is bfloat16 on every CPU (check_machine refuses the
-        # full schedule where that is slow), never a float32 fallback
+        # the schedule is bfloat16 on every CPU, never a float32 fallback;
+        # without native bfloat16 its matmuls run float32 kernels
+        # (BF16GemmInFloat32, recorded in the result's bf16_gemm)
         cfg.optim_wrapper.allow_emulated = True
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', by_epoch=False, interval=checkpoint_interval,
@@ -397,7 +399,7 @@ def run_one(variant: str, seed: int, schedule: Dict, eval_sizes: Dict,
         variant=variant, seed=seed, key=key, config=config,
         schedule=schedule, eval_sizes=eval_sizes, threads=threads,
         cfg_options=cfg_options or {}, text_body=text_body,
-        text_spread=text_spread,
+        text_spread=text_spread, bf16_gemm=bf16_gemm(runner.optim_wrapper),
         train_wall_s=t_train, wall_s=time.time() - t0,
         cpu_s=progress.earlier_cpu_s + _cpu_s(), **out)
     if progress.resumed_from_iter is not None:
@@ -592,35 +594,27 @@ def _claimed(work_dir: str) -> bool:
     return pid != os.getpid()
 
 
-def check_machine(schedule: Dict) -> None:
-    """Refuse a bfloat16 schedule on a CPU without native bfloat16.
-
-    There autocast runs slow kernels (measured on an AVX2 AMD EPYC:
-    an iCAR training step 58.0 s, 19x its float32 time there and 43x its
-    1.36 s on the CPUs the table was run on,
-    ``tools/benchmark/results/ablation_step_avx2.json``), and training
-    in float32 instead would mix two precisions in one table.
+def bf16_gemm(optim_wrapper) -> Optional[str]:
+    """Which kernels computed a run's bfloat16 matmuls and convolutions.
 
     Args:
-        schedule (dict): The runs' schedule (its ``precision``).
+        optim_wrapper: The run's optimizer wrapper.
 
-    Raises:
-        SystemExit: On such a CPU, naming the fix.
+    Returns:
+        str or None: ``'native'`` (the CPU's or GPU's bfloat16 kernels),
+        ``'float32'`` (float32 kernels from bfloat16 operands, rounded to
+        bfloat16: :class:`icar_mm.engine.BF16GemmInFloat32`, on a CPU
+        without native bfloat16), ``'torch-slow'`` (torch's bfloat16
+        kernels on such a CPU) or None (no bfloat16 autocast).
     """
-    from icar_mm.utils.setup_env import has_amp_device, has_native_cpu_bf16
-    if schedule.get('precision') != 'bf16' or has_amp_device() \
-            or has_native_cpu_bf16():
-        return
-    import torch
-    raise SystemExit(
-        'This CPU has no native bfloat16 (torch CPU capability '
-        f'{torch.backends.cpu.get_cpu_capability()}; oneDNN needs AVX-512), '
-        'and the ablation trains under bfloat16 autocast: a run would take '
-        'about 43x as long as on the CPUs its table was run on (an iCAR run '
-        'about 50 CPU-hours), and float32 would mix two precisions in one '
-        'table. Run it on a CPU with AVX-512 or on a GPU; '
-        '--allow-emulated-bf16 trains here anyway; --report-only needs '
-        'neither.')
+    from icar_mm.utils.setup_env import has_native_cpu_bf16
+    if type(optim_wrapper).__name__ == 'AmpOptimWrapper':
+        return 'native'
+    if not getattr(optim_wrapper, 'autocast_enabled', False):
+        return None
+    if getattr(optim_wrapper, 'gemm_in_float32', False):
+        return 'float32'
+    return 'native' if has_native_cpu_bf16() else 'torch-slow'
 
 
 def plan_runs(variants: List[str], seeds: List[int],
@@ -668,9 +662,6 @@ def parse_args(argv=None):
                         'WORK_DIR/VARIANT+TAG and are reported apart')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         default={}, help='config overrides (needs --tag)')
-    parser.add_argument('--allow-emulated-bf16', action='store_true',
-                        help='train on a CPU without native bfloat16 '
-                        '(about 43x slower; see check_machine)')
     parser.add_argument('--run-one', nargs=2, metavar=('VARIANT', 'SEED'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -758,8 +749,6 @@ def main(argv=None) -> Dict:
             dir_of(v, s), key, config(v)) is None]
         print(f'{len(runs) - len(todo)} of {len(runs)} runs cached; '
               f'{len(todo)} to train (schedule {key}).', flush=True)
-        if todo and not (args.smoke or args.allow_emulated_bf16):
-            check_machine(schedule)
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                    MKL_NUM_THREADS=str(args.threads), HF_HUB_OFFLINE='1',
                    TOKENIZERS_PARALLELISM='false')

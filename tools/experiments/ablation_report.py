@@ -315,6 +315,33 @@ def _text_body_summary(runs: List[Dict]) -> str:
         + ', '.join(collapsed) if collapsed else '')
 
 
+def _bf16_gemm_summary(runs: List[Dict]) -> str:
+    """Which kernels computed the runs' bfloat16 matmuls, by count."""
+    kinds = {}
+    for r in runs:
+        kinds.setdefault(r.get('bf16_gemm', 'unrecorded'), []).append(r)
+    text = {
+        'native': 'the CPU\'s own bfloat16 kernels (AVX-512)',
+        'float32': 'float32 kernels from bfloat16 operands, rounded to '
+                   'bfloat16 (`BF16GemmInFloat32`, on an AVX2 CPU: the same '
+                   'arithmetic, only the order of the sums differs)',
+        'torch-slow': 'torch\'s slow bfloat16 kernels of an AVX2 CPU',
+        'unrecorded': 'the CPU\'s own bfloat16 kernels (trained before '
+                      'runs recorded it; at 58 s per iCAR step an AVX2 '
+                      'CPU\'s bfloat16 kernels could not have trained them '
+                      'in their recorded CPU time)',
+    }
+    parts = []
+    for kind in ('unrecorded', 'native', 'float32', 'torch-slow'):
+        rs = kinds.get(kind, [])
+        if rs:
+            named = '' if kind in ('unrecorded', 'native') else ': ' + \
+                ', '.join(f"`{r['variant']}` seed {r['seed']}" for r in rs)
+            parts.append(f'{len(rs)} run{"s" if len(rs) != 1 else ""} on '
+                         f'{text.get(kind, kind)}{named}')
+    return '; '.join(parts)
+
+
 def readme_section(report: Dict, table: str, claims_md: str,
                    plot_rel: str, notes: str = '',
                    analysis: str = '') -> str:
@@ -345,8 +372,9 @@ def readme_section(report: Dict, table: str, claims_md: str,
         f"{sch['batch_size']} captioned {sch['image_size']} px images, "
         'AdamW lr '
         f"{sch['lr']:g}, "
-        + ('bfloat16 autocast (float32 weights and evaluation), '
-           if sch.get('precision') == 'bf16' else '')
+        + ('bfloat16 autocast (float32 weights and evaluation; its '
+           f"matmuls and convolutions: {_bf16_gemm_summary(report['runs'])}"
+           '), ' if sch.get('precision') == 'bf16' else '')
         + ('the pretrained MiniLM text tower' if sch.get(
             'text_tower', 'minilm') == 'minilm' else
            f"text tower {sch['text_tower']!r} (NOT the experiment)")
