@@ -327,9 +327,9 @@ def _bf16_gemm_summary(runs: List[Dict]) -> str:
                    'arithmetic, only the order of the sums differs)',
         'torch-slow': 'torch\'s slow bfloat16 kernels of an AVX2 CPU',
         'unrecorded': 'the CPU\'s own bfloat16 kernels (trained before '
-                      'runs recorded it; at 58 s per iCAR step an AVX2 '
-                      'CPU\'s bfloat16 kernels could not have trained them '
-                      'in their recorded CPU time)',
+                      'runs recorded it; at about a minute per iCAR step '
+                      'an AVX2 CPU\'s bfloat16 kernels could not have '
+                      'trained them in their recorded CPU time)',
     }
     parts = []
     for kind in ('unrecorded', 'native', 'float32', 'torch-slow'):
