@@ -2,7 +2,7 @@
 import logging
 import warnings
 from contextlib import contextmanager, nullcontext
-from typing import Iterator
+from typing import ContextManager, Iterator
 
 import torch
 import torch.nn as nn
@@ -27,8 +27,9 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
 
     On a CPU without native bfloat16 (AVX2 only:
     :func:`icar_mm.utils.setup_env.has_native_cpu_bf16`) autocast runs
-    slow kernels (a training step 20x to 35x slower than on float32
-    kernels, ``tools/benchmark/results/ablation_step_avx2.json``), so by
+    slow kernels (an ablation training step 18x to 32x slower than with
+    :class:`BF16GemmInFloat32`,
+    ``tools/benchmark/results/ablation_step_avx2.json``), so by
     default the wrapper trains in float32 there and says so in the log;
     ``allow_emulated=True`` keeps bfloat16 autocast (for runs that must
     match a bfloat16 CPU's), with its matmuls and convolutions computed
@@ -100,22 +101,32 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
             model (nn.Module): The training model.
         """
         from mmengine.runner.amp import autocast
-        with super().optim_context(model), self._gemm_context(), autocast(
+        with super().optim_context(model), self.gemm_context(), autocast(
                 device_type='cpu', dtype=self.cast_dtype,
                 enabled=self.autocast_enabled):
             yield
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
-        """Backward pass, with float32 matmul kernels where the forward had
-        them.
+        """Backward pass inside :meth:`gemm_context`.
 
         Args:
             loss (torch.Tensor): The loss.
             **kwargs: Passed to :meth:`torch.Tensor.backward`.
         """
-        with self._gemm_context():
+        with self.gemm_context():
             super().backward(loss, **kwargs)
 
-    def _gemm_context(self):
+    def gemm_context(self) -> ContextManager:
+        """The context of this wrapper's bfloat16 matmul kernels.
+
+        :class:`BF16GemmInFloat32` where bfloat16 matmuls run float32
+        kernels, else a null context. :meth:`optim_context` and
+        :meth:`backward` enter it; a backward pass that does not go
+        through :meth:`backward` (e.g. feature-cache accumulation's) must
+        enter it too, as the mode sits below autograd.
+
+        Returns:
+            ContextManager: The context.
+        """
         return BF16GemmInFloat32() if self.gemm_in_float32 \
             else nullcontext()

@@ -138,8 +138,8 @@ def has_native_cpu_bf16() -> bool:
 
     torch's oneDNN check (on x86: AVX-512 BW/VL/DQ); on an AVX2-only CPU
     bfloat16 autocast falls back to slow kernels (measured on an
-    AVX2 AMD EPYC, one thread: an iCAR ablation training step 14x and a
-    linear-head step 37x slower than float32,
+    AVX2 AMD EPYC, one thread: an iCAR ablation training step 15x and a
+    linear-head step 33x slower than float32,
     ``tools/benchmark/results/ablation_step_avx2.json``).
     """
     import torch

@@ -6,6 +6,7 @@ import torch
 from mmengine.logging import MMLogger
 
 import icar_mm.engine.optim_wrappers as optim_wrappers
+from gemm_recorder import GemmRecorder
 from icar_mm.engine import CPUBF16AmpOptimWrapper
 
 
@@ -46,38 +47,60 @@ def test_cpu_amp_wrapper_casts_where_bf16_is_native(
 ])
 def test_emulated_bf16_runs_its_matmuls_on_float32_kernels(
         monkeypatch, native, gemm_in_float32, expected):
-    """Forward and backward (update_params) run inside BF16GemmInFloat32
-    on a CPU without native bfloat16, and their matmuls take bfloat16
-    operands (the autocast) into float32 kernels."""
+    """On a CPU without native bfloat16 the forward and the backward
+    (update_params) run their matmuls on float32 kernels, the forward's
+    output still bfloat16 (the autocast)."""
     monkeypatch.setattr(optim_wrappers, 'has_native_cpu_bf16',
                         lambda: native)
-    seen = []
-
-    class Spy(optim_wrappers.BF16GemmInFloat32):
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func in (torch.ops.aten.mm.default,
-                        torch.ops.aten.addmm.default):
-                seen.append((str(func), torch.is_grad_enabled(),
-                             tuple(a.dtype for a in args
-                                   if isinstance(a, torch.Tensor))))
-            return super().__torch_dispatch__(func, types, args, kwargs)
-
-    monkeypatch.setattr(optim_wrappers, 'BF16GemmInFloat32', Spy)
     layer = torch.nn.Linear(4, 3)
     wrapper = CPUBF16AmpOptimWrapper(
         optimizer=torch.optim.SGD(layer.parameters(), lr=0.1),
         allow_emulated=True, gemm_in_float32=gemm_in_float32)
     assert wrapper.autocast_enabled
     assert wrapper.gemm_in_float32 == expected
-    with wrapper.optim_context(layer):
+    forward, backward = GemmRecorder(), GemmRecorder()
+    with forward, wrapper.optim_context(layer):
         out = layer(torch.ones(5, 4))
     assert out.dtype == torch.bfloat16
-    wrapper.update_params(out.float().square().sum())
-    if not expected:
-        assert seen == []
-        return
-    bf16 = torch.bfloat16
-    # forward addmm, then the backward's mm for the weight's gradient
-    assert seen[0] == ('aten.addmm.default', True, (bf16, bf16, bf16))
-    assert ('aten.mm.default', False, (bf16, bf16)) in seen[1:]
+    with backward:
+        wrapper.update_params(out.float().square().sum())
+    kernel_dtype = torch.float32 if expected else torch.bfloat16
+    assert [name for name, _ in forward.calls] == ['addmm.default']
+    assert forward.dtypes() == {kernel_dtype}
+    # the weight's gradient: a matmul of bfloat16 tensors (the autocast's)
+    assert 'mm.default' in [name for name, _ in backward.calls]
+    assert backward.dtypes() == {kernel_dtype}
+
+
+def test_feature_cache_backward_runs_in_the_wrappers_gemm_context(
+        monkeypatch):
+    """Feature-cache accumulation's towers' backward does not go through
+    ``OptimWrapper.backward``: it enters the wrapper's gemm context."""
+    from icar_mm.models.utils.feature_cache import feature_cache_step
+    monkeypatch.setattr(optim_wrappers, 'has_native_cpu_bf16',
+                        lambda: False)
+    torch.manual_seed(0)
+    tower = torch.nn.Linear(4, 3)
+
+    class Model(torch.nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.tower = tower
+
+        def representations(self, inputs, data_samples):
+            return dict(x=self.tower(inputs['x']))
+
+    model = Model()
+    wrapper = CPUBF16AmpOptimWrapper(
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        allow_emulated=True)
+    recorder = GemmRecorder()
+    chunks = [(dict(x=torch.randn(2, 4)), {}) for _ in range(2)]
+    with recorder:
+        feature_cache_step(model, chunks,
+                           lambda reps: reps['x'].float().square().sum(),
+                           wrapper)
+    assert tower.weight.grad is not None
+    assert 'mm.default' in [name for name, _ in recorder.calls]
+    assert recorder.dtypes() == {torch.float32}

@@ -954,6 +954,20 @@ def test_aggregate_and_claims():
     assert ablation_report.verdict(dict(equal, n=1)) == 'unclear'
     with pytest.raises(ValueError, match='percentage'):
         ablation_report.aggregate([_result('icar', 0, seen_top1=0.8e3)])
+    # a pair whose runs' bfloat16 matmuls ran on different kernels is named
+    kernels = {('icar', s): 'native' for s in range(3)}
+    kernels.update({('linear', 0): 'native', ('linear', 1): 'float32',
+                    ('linear', 2): 'native'})
+    rows = ablation_report.claims(summary, kernels)
+    first = rows[0]['comparisons'][0]
+    assert (first['a'], first['b']) == ('icar', 'linear')
+    assert first['mixed_kernels'] == [1]
+    md = ablation_report.claims_markdown(rows)
+    assert '| 3/3† | holds |' in md and 'float32 kernels' in md
+    kernels[('linear', 1)] = 'native'
+    md = ablation_report.claims_markdown(
+        ablation_report.claims(summary, kernels))
+    assert '†' not in md
 
 
 def test_update_readme_replaces_between_markers(tmp_path):

@@ -164,7 +164,8 @@ def rows() -> List[str]:
                 if not (new and old):
                     continue
                 ours = 'bfloat16 autocast + fused AdamW' + (
-                    ', matmuls on float32 kernels' if cpu else '')
+                    ', matmuls on float32 kernels'
+                    if new['rounds'][-1].get('gemm_in_float32') else '')
                 diff = losses.get(f'{v}/bf16_vs_{base}_max_abs_loss_diff')
                 out.append(_row(
                     '5. ablation training iteration (`ablation_step.py`)'

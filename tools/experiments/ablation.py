@@ -77,6 +77,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapper
 
 HERE = osp.dirname(osp.abspath(__file__))
 REPO_ROOT = osp.dirname(osp.dirname(HERE))
@@ -594,26 +595,31 @@ def _claimed(work_dir: str) -> bool:
     return pid != os.getpid()
 
 
-def bf16_gemm(optim_wrapper) -> Optional[str]:
+def bf16_gemm(optim_wrapper: OptimWrapper) -> Optional[str]:
     """Which kernels computed a run's bfloat16 matmuls and convolutions.
 
     Args:
-        optim_wrapper: The run's optimizer wrapper.
+        optim_wrapper (OptimWrapper): The run's optimizer wrapper.
 
     Returns:
-        str or None: ``'native'`` (the CPU's or GPU's bfloat16 kernels),
+        str or None: ``'native'`` (the device's own low-precision kernels:
+        a CPU with native bfloat16, or a GPU's ``AmpOptimWrapper``),
         ``'float32'`` (float32 kernels from bfloat16 operands, rounded to
         bfloat16: :class:`icar_mm.engine.BF16GemmInFloat32`, on a CPU
         without native bfloat16), ``'torch-slow'`` (torch's bfloat16
-        kernels on such a CPU) or None (no bfloat16 autocast).
+        kernels on such a CPU) or None (no mixed precision).
     """
-    from icar_mm.utils.setup_env import has_native_cpu_bf16
-    if type(optim_wrapper).__name__ == 'AmpOptimWrapper':
+    from mmengine.optim import AmpOptimWrapper
+
+    from icar_mm.engine import CPUBF16AmpOptimWrapper
+    if isinstance(optim_wrapper, AmpOptimWrapper):
         return 'native'
-    if not getattr(optim_wrapper, 'autocast_enabled', False):
+    if not isinstance(optim_wrapper, CPUBF16AmpOptimWrapper) or \
+            not optim_wrapper.autocast_enabled:
         return None
-    if getattr(optim_wrapper, 'gemm_in_float32', False):
+    if optim_wrapper.gemm_in_float32:
         return 'float32'
+    from icar_mm.utils.setup_env import has_native_cpu_bf16
     return 'native' if has_native_cpu_bf16() else 'torch-slow'
 
 

@@ -147,7 +147,7 @@ def _diff(summary: Dict, a: str, b: str, m: str) -> Optional[Dict]:
     d = np.array([da[s] - db[s] for s in common])
     return dict(mean=float(d.mean()),
                 std=float(d.std(ddof=1)) if len(d) > 1 else 0.,
-                n=len(d), wins=int((d > 0).sum()))
+                n=len(d), wins=int((d > 0).sum()), seeds=common)
 
 
 #: |difference| (points) under which an "about as good" claim holds.
@@ -211,16 +211,31 @@ CLAIMS = [
 ]
 
 
-def claims(summary: Dict) -> List[Dict]:
-    """Each claim with its paired differences (per-seed a - b)."""
+def claims(summary: Dict,
+           kernels: Optional[Dict[tuple, str]] = None) -> List[Dict]:
+    """Each claim with its paired differences (per-seed a - b).
+
+    Args:
+        summary (dict): Per variant and metric, the values by seed.
+        kernels (dict, optional): ``(variant, seed)`` -> the kernels of
+            its bfloat16 matmuls (a run's ``bf16_gemm``); a comparison
+            lists in ``mixed_kernels`` the seeds whose two runs differ.
+
+    Returns:
+        list[dict]: Per claim, its comparisons.
+    """
+    kernels = kernels or {}
     out = []
     for text, comparisons in CLAIMS:
         rows = []
         for a, b, m, *kind in comparisons:
             d = _diff(summary, a, b, m)
             if d is not None:
+                mixed = [s for s in d['seeds'] if kernels.get((a, s)) !=
+                         kernels.get((b, s))]
                 rows.append(dict(a=a, b=b, metric=m,
-                                 kind=kind[0] if kind else 'better', **d))
+                                 kind=kind[0] if kind else 'better',
+                                 mixed_kernels=mixed, **d))
         if rows:
             out.append(dict(claim=text, comparisons=rows))
     return out
@@ -250,13 +265,20 @@ def verdict(row: Dict) -> str:
 def claims_markdown(rows: List[Dict]) -> str:
     lines = ['| claim | comparison | metric | difference (points) | '
              'seeds won | verdict |', '|---|---|---|---:|---:|---|']
+    mixed = False
     for c in rows:
         for i, r in enumerate(c['comparisons']):
+            mark = '†' if r.get('mixed_kernels') else ''
+            mixed = mixed or bool(mark)
             lines.append(
                 f"| {c['claim'] if i == 0 else ''} | `{r['a']}` − "
                 f"`{r['b']}` | {METRICS[r['metric']]} | "
-                f"{r['mean']:+.1f} ± {r['std']:.1f} | {r['wins']}/{r['n']} "
-                f'| {verdict(r)} |')
+                f"{r['mean']:+.1f} ± {r['std']:.1f} | {r['wins']}/{r['n']}"
+                f'{mark} | {verdict(r)} |')
+    if mixed:
+        lines += ['', '† on some seed one run of the pair computed its '
+                  'bfloat16 matmuls on float32 kernels and the other on '
+                  'native bfloat16 kernels (see the caption).']
     return '\n'.join(lines) + '\n'
 
 
@@ -321,10 +343,12 @@ def _bf16_gemm_summary(runs: List[Dict]) -> str:
     for r in runs:
         kinds.setdefault(r.get('bf16_gemm', 'unrecorded'), []).append(r)
     text = {
-        'native': 'the CPU\'s own bfloat16 kernels (AVX-512)',
-        'float32': 'float32 kernels from bfloat16 operands, rounded to '
-                   'bfloat16 (`BF16GemmInFloat32`, on an AVX2 CPU: the same '
-                   'arithmetic, only the order of the sums differs)',
+        'native': 'the device\'s own bfloat16 kernels',
+        'float32': 'float32 kernels from bfloat16 operands, rounded once '
+                   'to bfloat16 (`BF16GemmInFloat32`, on an AVX2 CPU: '
+                   'bfloat16 operands and float32 sums as in a bfloat16 '
+                   'kernel; the order of the sums and subnormals may '
+                   'differ from native kernels, not compared directly)',
         'torch-slow': 'torch\'s slow bfloat16 kernels of an AVX2 CPU',
         'unrecorded': 'the CPU\'s own bfloat16 kernels (trained before '
                       'runs recorded it; at about a minute per iCAR step '
@@ -498,7 +522,9 @@ def write_report(results: List[Dict],
     if not results:
         raise ValueError('no finished runs to report')
     summary = aggregate(results)
-    rows = claims(summary)
+    rows = claims(summary, {
+        (r['variant'], r['seed']): r.get('bf16_gemm', 'native')
+        for r in results})
     seeds = sorted({r['seed'] for r in results if r['variant'] in variants
                     and not r['variant'].startswith('icar_random')})
     threads = sorted({r.get('threads', 1) for r in results})

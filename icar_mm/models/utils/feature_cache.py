@@ -137,5 +137,8 @@ def feature_cache_step(
             terms = [(reps[name].float() * grads[name][i].float()).sum()
                      for name in grads if reps[name].requires_grad]
             if terms:  # else both towers are frozen
-                torch.stack(terms).sum().backward()
+                # the wrapper's matmul kernels (CPU bfloat16 without
+                # native support: BF16GemmInFloat32) for this backward too
+                with getattr(optim_wrapper, 'gemm_context', nullcontext)():
+                    torch.stack(terms).sum().backward()
     _set_rng_state(after)
