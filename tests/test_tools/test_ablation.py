@@ -1002,6 +1002,24 @@ def test_texture_size_task_labels_follow_the_scenes():
                               world.render(first)['img'])
 
 
+def test_the_analysis_keeps_the_runs_whose_weights_are_elsewhere():
+    """On a machine that trained only some runs, the committed analysis of
+    the others is kept, the new ones replace theirs, the order is the
+    variants' and the seeds'."""
+    import ablation_analysis
+    earlier = {'clip': {'0': dict(a=1)},
+               'icar': {'0': dict(a=2), '1': dict(a=3)},
+               'unicl': {'0': dict(a=4)}}
+    results = {'icar': {'1': dict(a=30)}, 'clip': {'1': dict(a=10)}}
+    kept = ablation_analysis.keep_earlier(results, earlier,
+                                          ['clip', 'icar'], [0, 1])
+    assert kept == ['clip seed 0', 'icar seed 0']
+    assert results == {'clip': {'0': dict(a=1), '1': dict(a=10)},
+                       'icar': {'0': dict(a=2), '1': dict(a=30)}}
+    assert list(results) == ['clip', 'icar']
+    assert list(results['clip']) == ['0', '1']
+
+
 def test_joint_space_figures_from_their_definition():
     import ablation_analysis
     rng = np.random.default_rng(0)

@@ -288,6 +288,38 @@ def markdown(results: Dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def keep_earlier(results: Dict, earlier: Dict, variants: List[str],
+                 seeds: List[int]) -> List[str]:
+    """Add to ``results`` the earlier analysis of the runs it lacks.
+
+    The weights (``model.pth``) stay in the git-ignored work dir, so on
+    another machine only the runs trained there can be analysed again;
+    the committed ``analysis.json`` keeps the others'.
+
+    Args:
+        results (dict): variant -> seed -> analysis, updated in place.
+        earlier (dict): The same, from an earlier ``analysis.json``.
+        variants (list[str]): The variants to keep.
+        seeds (list[int]): The seeds to keep.
+
+    Returns:
+        list[str]: ``VARIANT seed S`` of each run kept.
+    """
+    kept = []
+    for v in variants:
+        for s in map(str, seeds):
+            if s in earlier.get(v, {}) and s not in results.get(v, {}):
+                results.setdefault(v, {})[s] = earlier[v][s]
+                kept.append(f'{v} seed {s}')
+    # in the order of ``variants``, each by seed
+    order = {v: i for i, v in enumerate(variants)}
+    ordered = {v: dict(sorted(results[v].items())) for v in sorted(
+        results, key=lambda v: order.get(v, len(order)))}
+    results.clear()
+    results.update(ordered)
+    return kept
+
+
 def main(argv=None) -> Dict:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/ablation')
@@ -308,9 +340,17 @@ def main(argv=None) -> Dict:
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args(argv)
     results = analyse(args.work_dir, args.variants, args.seeds, args.threads)
+    out = osp.join(args.out_dir, 'analysis.json')
+    if osp.isfile(out):
+        with open(out) as f:
+            kept = keep_earlier(results, json.load(f), args.variants,
+                                args.seeds)
+        if kept:
+            print(f'{len(kept)} run(s) without weights here keep their '
+                  f'analysis from {out}: {", ".join(kept)}', flush=True)
     if not results:
         raise SystemExit(f'no model.pth under {args.work_dir}')
-    with open(osp.join(args.out_dir, 'analysis.json'), 'w') as f:
+    with open(out, 'w') as f:
         json.dump(results, f, indent=1)
     with open(osp.join(args.out_dir, 'analysis.md'), 'w') as f:
         f.write(markdown(results))
