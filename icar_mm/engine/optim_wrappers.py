@@ -35,8 +35,7 @@ class CPUBF16AmpOptimWrapper(OptimWrapper):
     match a bfloat16 CPU's), with its matmuls and convolutions computed
     by float32 kernels from their bfloat16 operands
     (:class:`~icar_mm.engine.bf16_gemm_in_float32.BF16GemmInFloat32`,
-    forward and backward), the arithmetic of oneDNN's AVX-512 bfloat16
-    kernels at float32 speed.
+    forward and backward) at about the float32 path's speed.
 
     Args:
         loss_scale (Any): Ignored (accepted for ``AmpOptimWrapper``

@@ -351,9 +351,9 @@ def _bf16_gemm_summary(runs: List[Dict]) -> str:
                    'differ from native kernels, not compared directly)',
         'torch-slow': 'torch\'s slow bfloat16 kernels of an AVX2 CPU',
         'unrecorded': 'the CPU\'s own bfloat16 kernels (trained before '
-                      'runs recorded it; at about a minute per iCAR step '
-                      'an AVX2 CPU\'s bfloat16 kernels could not have '
-                      'trained them in their recorded CPU time)',
+                      'runs recorded it; at 84 s per iCAR step, '
+                      'benchmark 5, an AVX2 CPU\'s bfloat16 kernels could '
+                      'not have trained them in their recorded CPU time)',
     }
     parts = []
     for kind in ('unrecorded', 'native', 'float32', 'torch-slow'):
